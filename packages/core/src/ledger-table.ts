@@ -1,0 +1,35 @@
+/**
+ * The ledger table's shape, shared by infra (`sst.aws.Dynamo`), the ledger code, and every
+ * test or local run that creates the table itself, so they can never drift apart.
+ *
+ * The partition key is a generic `pk` rather than `eventId` so the table can later hold other
+ * item kinds; for events it holds the Stripe event id as is (`evt_...`), whose prefix already
+ * keeps it apart from other Stripe object ids.
+ */
+export const ledgerTable = {
+  partitionKey: "pk",
+  /** Epoch seconds; DynamoDB's TTL deletes the item some time after this instant. */
+  ttlAttribute: "expiresAt",
+} as const;
+
+/**
+ * The `CreateTable` input for an engine that is not provisioned by infra (dynalite, DynamoDB
+ * Local, the local receiver). Mirrors what `infra/table.ts` declares: one string hash key,
+ * on-demand billing. TTL is set separately with `UpdateTimeToLive` ({@link ledgerTimeToLive}).
+ */
+export function ledgerCreateTableInput(tableName: string) {
+  return {
+    TableName: tableName,
+    AttributeDefinitions: [{ AttributeName: ledgerTable.partitionKey, AttributeType: "S" as const }],
+    KeySchema: [{ AttributeName: ledgerTable.partitionKey, KeyType: "HASH" as const }],
+    BillingMode: "PAY_PER_REQUEST" as const,
+  };
+}
+
+/** The `UpdateTimeToLive` input matching infra's `ttl` setting. */
+export function ledgerTimeToLive(tableName: string) {
+  return {
+    TableName: tableName,
+    TimeToLiveSpecification: { AttributeName: ledgerTable.ttlAttribute, Enabled: true },
+  };
+}
