@@ -1,0 +1,24 @@
+import { webhookPath } from "@stripe-webhooks/core/webhook-path";
+import { router } from "./router";
+import { settings } from "./stage";
+import { webhookSecret } from "./stripe";
+import { table } from "./table";
+
+export const handler = new sst.aws.Function("WebhookHandler", {
+  handler: "packages/functions/src/webhook.handler",
+  runtime: "nodejs24.x",
+  architecture: "arm64",
+  // CPU scales with memory: 512 MB shortens the cold start (module load and TLS to
+  // DynamoDB are CPU-bound) at a negligible cost for a function that runs tens of ms.
+  memory: "512 MB",
+  // Stripe stops waiting after a few seconds and retries anyway; a longer timeout would only
+  // hold the event's lease longer. The ledger's lease is longer than this (see core).
+  timeout: "10 seconds",
+  url: { router: { instance: router, path: webhookPath }, cors: false },
+  link: [webhookSecret, table],
+  environment: { STRIPE_MODE: settings.mode },
+  logging: { retention: settings.logRetention, format: "json" },
+  ...(settings.reservedConcurrency === undefined
+    ? {}
+    : { concurrency: { reserved: settings.reservedConcurrency } }),
+});

@@ -1,0 +1,17 @@
+import { ledgerTable } from "@stripe-webhooks/core/ledger-table";
+import { settings } from "./stage";
+
+/** The exactly-once ledger: one item per Stripe event id, expired by DynamoDB's TTL. */
+export const table = new sst.aws.Dynamo("Ledger", {
+  fields: { [ledgerTable.partitionKey]: "string" },
+  primaryIndex: { hashKey: ledgerTable.partitionKey },
+  ttl: ledgerTable.ttlAttribute,
+  transform: {
+    table: (args) => {
+      // sst.aws.Dynamo is on-demand already; stated here because the ledger relies on it:
+      // Stripe bursts (a backlog after an outage) must not be throttled by provisioned capacity.
+      args.billingMode = "PAY_PER_REQUEST";
+      args.pointInTimeRecovery = { enabled: settings.pointInTimeRecovery };
+    },
+  },
+});
