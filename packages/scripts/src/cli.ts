@@ -1,0 +1,51 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+/** A mistake in how a tool was invoked or configured: reported in one line, no stack. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** `parseArgs` with its errors turned into UsageErrors that carry the tool's usage text. */
+export function parseCli<T extends ParseArgsConfig>(config: T, usage: string) {
+  try {
+    return parseArgs({ ...config, args: config.args ?? process.argv.slice(2) });
+  } catch (error) {
+    if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {
+      throw new UsageError(`${error.message}\n\n${usage}`);
+    }
+    throw error;
+  }
+}
+
+/** A whole number from a flag or variable, within bounds, or a UsageError naming it. */
+export function parseCount(value: string | undefined, name: string, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number < min) {
+    throw new UsageError(`${name} must be a whole number >= ${min}, got "${value}"`);
+  }
+  return number;
+}
+
+/**
+ * Runs a tool's main function: a UsageError prints its message and exits 2, any other error
+ * prints its message and exits 1 (stack only with DEBUG set, since these are expected
+ * failures such as a receiver that is not running). Without `exit`, the process ends when
+ * its work does, so piped output is never cut short.
+ */
+export function runMain(main: () => Promise<number | void>, options: { exit?: boolean } = {}): void {
+  const finish = (code: number) => {
+    if (options.exit) process.exit(code);
+    process.exitCode = code;
+  };
+  main().then(
+    (code) => finish(code ?? 0),
+    (error: unknown) => {
+      const usage = error instanceof UsageError;
+      const message = error instanceof Error ? error.message : String(error);
+      console.error(`error: ${message}`);
+      if (!usage && process.env.DEBUG && error instanceof Error) console.error(error.stack);
+      finish(usage ? 2 : 1);
+    },
+  );
+}

@@ -1,0 +1,83 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/*
+ * The local data directory (default `.data/local`, git-ignored) holds the ledger's LevelDB
+ * files, the generated signing secret, and, while a receiver runs, `receiver.json`: how the
+ * trigger and events tools find that receiver. They cannot open the LevelDB files themselves
+ * while the receiver has them open, so they talk to its DynamoDB endpoint instead.
+ */
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+
+export const defaultDataDir = join(repoRoot, ".data", "local");
+
+/** The data directory from a flag, else DATA_DIR, else the default; relative to the cwd. */
+export function resolveDataDir(flag: string | undefined): string {
+  const value = flag ?? process.env.DATA_DIR;
+  return value ? resolve(value) : defaultDataDir;
+}
+
+/** Where the embedded DynamoDB keeps its LevelDB files. */
+export function dynamoDataPath(dataDir: string): string {
+  return join(dataDir, "dynamodb");
+}
+
+/** What a running receiver publishes about itself. */
+export interface ReceiverState {
+  pid: number;
+  /** The webhook URL, path included. */
+  url: string;
+  dynamodbEndpoint: string;
+  tableName: string;
+  region: string;
+  /** False when the ledger lives in memory (`--memory`) or at an external endpoint. */
+  persisted: boolean;
+  /** "env" when STRIPE_WEBHOOK_SECRET was given, so the stored secret does not apply. */
+  secretSource: "env" | "stored";
+  startedAt: string;
+}
+
+function statePath(dataDir: string): string {
+  return join(dataDir, "receiver.json");
+}
+
+/** True while a process with this id exists (it may belong to another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The running receiver's state, or undefined when none runs (a stale file is ignored). */
+export function readReceiverState(dataDir: string): ReceiverState | undefined {
+  const path = statePath(dataDir);
+  if (!existsSync(path)) return undefined;
+  let state: ReceiverState;
+  try {
+    state = JSON.parse(readFileSync(path, "utf8")) as ReceiverState;
+  } catch {
+    return undefined;
+  }
+  return processAlive(state.pid) ? state : undefined;
+}
+
+export function writeReceiverState(dataDir: string, state: ReceiverState): void {
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(statePath(dataDir), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** Removes the state file if it is this process's (a newer receiver may have replaced it). */
+export function removeReceiverState(dataDir: string): void {
+  const path = statePath(dataDir);
+  try {
+    const state = JSON.parse(readFileSync(path, "utf8")) as ReceiverState;
+    if (state.pid === process.pid) rmSync(path);
+  } catch {
+    // Already gone or unreadable: nothing of ours to remove.
+  }
+}

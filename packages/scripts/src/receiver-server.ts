@@ -1,0 +1,154 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Context, LambdaFunctionURLEvent } from "aws-lambda";
+import {
+  invocationErrorResponse,
+  maxRequestBytes,
+  toFunctionUrlEvent,
+  toHttpResponse,
+  type HttpResponse,
+} from "./function-url.ts";
+import { functionTimeoutMs, lambdaContext } from "./lambda-context.ts";
+import { formatRequestLine, parseJsonBody } from "./request-log.ts";
+
+/** The deployed handler's shape; a context is passed as Lambda does, used or not. */
+export type Invoke = (event: LambdaFunctionURLEvent, context: Context) => Promise<unknown>;
+
+export interface ReceiverServerOptions {
+  invoke: Invoke;
+  region: string;
+  log: (line: string) => void;
+  logError: (line: string) => void;
+}
+
+export interface ReceiverServer {
+  server: Server;
+  /**
+   * Stops accepting connections and resolves once every in-flight request has been answered:
+   * true, or false if some were still running after `timeoutMs`.
+   */
+  drain(timeoutMs: number): Promise<boolean>;
+}
+
+class TimeoutError extends Error {}
+
+async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > maxRequestBytes) return undefined;
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`Task timed out after ${ms / 1000} seconds`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function tooLarge(): HttpResponse {
+  return {
+    statusCode: 413,
+    headers: { "content-type": "application/json" },
+    body: Buffer.from(JSON.stringify({ Message: "Request must be smaller than 6291456 bytes" })),
+  };
+}
+
+/** An HTTP server that hands each request to `invoke` as a function URL event. */
+export function createReceiverServer(options: ReceiverServerOptions): ReceiverServer {
+  let inFlight = 0;
+  let closing = false;
+  let onIdle: (() => void) | undefined;
+
+  async function respond(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const requestId = randomUUID();
+    const body = await readBody(request);
+    let result: HttpResponse;
+    if (body === undefined) {
+      result = tooLarge();
+    } else {
+      const event = toFunctionUrlEvent({
+        method: request.method ?? "GET",
+        url: request.url ?? "/",
+        httpVersion: request.httpVersion,
+        rawHeaders: request.rawHeaders,
+        sourceIp: request.socket.remoteAddress ?? "127.0.0.1",
+        body,
+        requestId,
+      });
+      try {
+        const output = await withTimeout(
+          options.invoke(event, lambdaContext(requestId, options.region)),
+          functionTimeoutMs,
+        );
+        result = toHttpResponse(output);
+      } catch (error) {
+        // Lambda logs what the function threw and answers 502; so does the local receiver.
+        options.logError(
+          error instanceof TimeoutError
+            ? `${requestId} ${error.message}`
+            : `${requestId} handler threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        );
+        result = invocationErrorResponse();
+      }
+    }
+
+    const headers: Record<string, string | string[]> = { ...result.headers, "x-amzn-requestid": requestId };
+    // While shutting down, make keep-alive clients reconnect (and find the server gone).
+    if (closing) headers.connection = "close";
+    response.writeHead(result.statusCode, headers);
+    // Resolves once the response is handed to the OS, so a shutdown never cuts it short.
+    await new Promise<void>((resolve) => response.end(result.body, resolve));
+
+    const contentType = result.headers["content-type"];
+    options.log(
+      formatRequestLine({
+        method: request.method ?? "GET",
+        path: (request.url ?? "/").split("?")[0] ?? "/",
+        status: result.statusCode,
+        durationMs: performance.now() - started,
+        response: parseJsonBody(result.body, typeof contentType === "string" ? contentType : undefined),
+      }),
+    );
+  }
+
+  const server = createServer((request, response) => {
+    inFlight += 1;
+    respond(request, response)
+      .catch((error: unknown) => {
+        options.logError(`request failed: ${error instanceof Error ? error.message : String(error)}`);
+        if (!response.headersSent) response.writeHead(500);
+        response.end();
+      })
+      .finally(() => {
+        inFlight -= 1;
+        if (closing) server.closeIdleConnections();
+        if (inFlight === 0) onIdle?.();
+      });
+  });
+
+  async function drain(timeoutMs: number): Promise<boolean> {
+    closing = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const idle = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const finished = await Promise.race([idle.then(() => true), timedOut]);
+    clearTimeout(timer);
+    server.closeAllConnections();
+    await closed;
+    return finished;
+  }
+
+  return { server, drain };
+}

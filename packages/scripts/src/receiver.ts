@@ -1,0 +1,256 @@
+import { relative } from "node:path";
+import { eventCatalog } from "@stripe-webhooks/core/catalog";
+import { webhookPath } from "@stripe-webhooks/core/webhook-path";
+import { parseCli, parseCount, runMain, UsageError } from "./cli.ts";
+import {
+  dynamoDataPath,
+  readReceiverState,
+  removeReceiverState,
+  resolveDataDir,
+  writeReceiverState,
+} from "./data-dir.ts";
+import { dynamoClient, ensureLedgerTable, isLoopbackEndpoint, localCredentials, startDynalite } from "./local-dynamo.ts";
+import { functionTimeoutMs } from "./lambda-context.ts";
+import { createReceiverServer, type Invoke } from "./receiver-server.ts";
+import { loadOrCreateSecret, parseWebhookSecrets } from "./secrets.ts";
+
+/*
+ * `npm start`: the webhook pipeline on this machine. An HTTP server turns requests into Lambda
+ * function URL events for the very handler module that is deployed, configured the way SST
+ * configures it in Lambda (SST_RESOURCE_* variables), against an embedded DynamoDB.
+ */
+
+const usage = `Usage: npm start -- [options]
+
+Options (each also settable by the environment variable in brackets):
+  --port N                  port on 127.0.0.1, 0 for a free one [PORT, default 3000]
+  --data-dir DIR            ledger files, generated secret, receiver.json [DATA_DIR, default .data/local]
+  --memory                  keep the ledger in memory: nothing of it survives a restart
+  --dynamodb-endpoint URL   use this DynamoDB (DynamoDB Local, a real endpoint) instead of the
+                            embedded one [DYNAMODB_ENDPOINT]; the table is [LEDGER_TABLE]
+  --verbose                 let the handler's JSON logs through at INFO [POWERTOOLS_LOG_LEVEL]
+  -h, --help
+
+Signing secrets: STRIPE_WEBHOOK_SECRET=whsec_...[,whsec_...]; without it a secret is generated
+once and kept in the data directory.`;
+
+const defaultPort = 3000;
+const defaultTableName = "stripe-webhooks-local-ledger";
+
+interface Config {
+  port: number;
+  dataDir: string;
+  memory: boolean;
+  externalEndpoint: string | undefined;
+  tableName: string;
+  region: string;
+  verbose: boolean;
+  envSecrets: string[] | undefined;
+}
+
+function readConfig(): Config | undefined {
+  const { values } = parseCli(
+    {
+      options: {
+        port: { type: "string" },
+        "data-dir": { type: "string" },
+        memory: { type: "boolean", default: false },
+        "dynamodb-endpoint": { type: "string" },
+        verbose: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    },
+    usage,
+  );
+  if (values.help) {
+    console.log(usage);
+    return undefined;
+  }
+  const externalEndpoint = values["dynamodb-endpoint"] ?? (process.env.DYNAMODB_ENDPOINT || undefined);
+  if (externalEndpoint && !URL.canParse(externalEndpoint)) {
+    throw new UsageError(`DynamoDB endpoint "${externalEndpoint}" is not a URL (e.g. http://127.0.0.1:8000)`);
+  }
+  if (externalEndpoint && values.memory) {
+    throw new UsageError("--memory and a DynamoDB endpoint exclude each other: pick one");
+  }
+  const port = parseCount(values.port ?? (process.env.PORT || undefined), "PORT", defaultPort);
+  if (port > 65535) throw new UsageError(`PORT must be at most 65535, got ${port}`);
+  const secretList = process.env.STRIPE_WEBHOOK_SECRET;
+  return {
+    port,
+    dataDir: resolveDataDir(values["data-dir"]),
+    memory: values.memory,
+    externalEndpoint,
+    tableName: process.env.LEDGER_TABLE || defaultTableName,
+    region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || "us-east-1",
+    verbose: values.verbose,
+    envSecrets: secretList ? parseWebhookSecrets(secretList, "STRIPE_WEBHOOK_SECRET") : undefined,
+  };
+}
+
+function listen(server: ReturnType<typeof createReceiverServer>["server"], port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === "EADDRINUSE"
+          ? new Error(
+              `port ${port} on 127.0.0.1 is already in use (another receiver?). ` +
+                "Stop it, or start with PORT=<free port> (PORT=0 picks one).",
+            )
+          : error,
+      );
+    });
+    server.listen(port, "127.0.0.1", () => {
+      const address = server.address();
+      resolve(typeof address === "object" && address ? address.port : port);
+    });
+  });
+}
+
+/**
+ * The variables SST sets for the deployed function, pointed at local resources. They must be
+ * in place before the handler module is first imported: it (and `sst`'s Resource) read them
+ * at load time.
+ */
+function configureHandlerEnvironment(config: Config, endpoint: string, secrets: string[]): void {
+  const env = process.env;
+  env.SST_RESOURCE_App = JSON.stringify({ name: "stripe-webhooks", stage: "local" });
+  env.SST_RESOURCE_StripeWebhookSecret = JSON.stringify({ type: "sst.sst.Secret", value: secrets.join(",") });
+  env.SST_RESOURCE_Ledger = JSON.stringify({ type: "sst.aws.Dynamo", name: config.tableName });
+  // Only test-mode events may reach a developer's machine.
+  env.STRIPE_MODE = "test";
+  env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
+  env.AWS_REGION = config.region;
+  if (isLoopbackEndpoint(endpoint)) {
+    env.AWS_ACCESS_KEY_ID = localCredentials.accessKeyId;
+    env.AWS_SECRET_ACCESS_KEY = localCredentials.secretAccessKey;
+    delete env.AWS_SESSION_TOKEN;
+  }
+  // The handler logs one JSON line per event through Powertools; locally the receiver's own
+  // line says the same in readable form, so only warnings and errors come through by default.
+  env.POWERTOOLS_LOG_LEVEL ??= config.verbose ? "INFO" : "WARN";
+}
+
+function printBanner(config: Config, url: string, secret: { value: string; note: string }, ledger: string): void {
+  const show = (path: string) => relative(process.cwd(), path) || ".";
+  const catalog = eventCatalog.join(",");
+  console.log(`
+Stripe webhook receiver (local): packages/functions/src/webhook.ts as a Lambda function URL
+
+  Webhook URL     ${url}
+  Signing secret  ${secret.value}  (${secret.note})
+  Ledger          ${ledger}
+  Data directory  ${show(config.dataDir)}
+  Handler logs    ${process.env.POWERTOOLS_LOG_LEVEL} and above (--verbose or POWERTOOLS_LOG_LEVEL=INFO for all)
+
+Try it:    npm run trigger -- checkout.session.completed
+           npm run events
+Real test-mode events from your Stripe account, through the Stripe CLI:
+           stripe listen --events ${catalog} --forward-to ${url}
+  stripe listen prints its own signing secret (whsec_...): restart this receiver with
+           STRIPE_WEBHOOK_SECRET=<that whsec_...> npm start
+Ctrl+C stops the receiver (in-flight requests finish, the ledger is flushed to disk).
+`);
+}
+
+async function main(): Promise<number> {
+  const config = readConfig();
+  if (!config) return 0;
+  const { dataDir } = config;
+
+  const running = readReceiverState(config.dataDir);
+  if (running) {
+    throw new UsageError(
+      `another receiver (pid ${running.pid}, ${running.url}) is using ${config.dataDir}. ` +
+        "Stop it, or give this one its own DATA_DIR.",
+    );
+  }
+  const secrets = config.envSecrets ?? [loadOrCreateSecret(config.dataDir).secret];
+
+  let handlerLoaded: (invoke: Invoke) => void = () => {};
+  const handler = new Promise<Invoke>((resolve) => (handlerLoaded = resolve));
+  const receiver = createReceiverServer({
+    // Requests that arrive while the handler is still loading wait for it.
+    invoke: async (event, context) => (await handler)(event, context),
+    region: config.region,
+    log: (line) => console.log(line),
+    logError: (line) => console.error(line),
+  });
+  const port = await listen(receiver.server, config.port);
+
+  const embedded = config.externalEndpoint
+    ? undefined
+    : await startDynalite(config.memory ? undefined : dynamoDataPath(config.dataDir));
+  const endpoint = config.externalEndpoint ?? embedded?.endpoint ?? "";
+  let stopping = false;
+
+  async function stop(reason: string): Promise<number> {
+    if (stopping) return 1;
+    stopping = true;
+    console.log(`${reason}: finishing in-flight requests...`);
+    // Every invocation ends by the function timeout, so this only cuts off a stuck socket.
+    const drained = await receiver.drain(functionTimeoutMs + 1000);
+    if (!drained) console.error("some requests were still open after the function timeout and were cut off");
+    await embedded?.close();
+    removeReceiverState(dataDir);
+    console.log("stopped");
+    return drained ? 0 : 1;
+  }
+
+  try {
+    const client = dynamoClient(endpoint, config.region);
+    const created = await ensureLedgerTable(client, config.tableName);
+    client.destroy();
+
+    configureHandlerEnvironment(config, endpoint, secrets);
+    const handlerModule = await import("@stripe-webhooks/functions/webhook");
+    // Typed, so a change to the handler's signature breaks the typecheck here too.
+    const invoke: Invoke = handlerModule.handler;
+    handlerLoaded(invoke);
+
+    const url = `http://127.0.0.1:${port}${webhookPath}`;
+    writeReceiverState(config.dataDir, {
+      pid: process.pid,
+      url,
+      dynamodbEndpoint: endpoint,
+      tableName: config.tableName,
+      region: config.region,
+      persisted: embedded !== undefined && !config.memory,
+      secretSource: config.envSecrets ? "env" : "stored",
+      startedAt: new Date().toISOString(),
+    });
+
+    const where = embedded
+      ? `embedded DynamoDB (dynalite) ${config.memory ? "in memory (--memory)" : `in ${relative(process.cwd(), dynamoDataPath(config.dataDir))}`}`
+      : `DynamoDB at ${endpoint}`;
+    printBanner(
+      config,
+      url,
+      {
+        value: secrets.join(","),
+        note: config.envSecrets ? "from STRIPE_WEBHOOK_SECRET" : "generated once, kept in the data directory",
+      },
+      `${where}, table ${config.tableName}${created ? " (created)" : ""}`,
+    );
+    // A stable line for scripts and tests to wait for.
+    console.log(`ready url=${url} dynamodb=${endpoint} table=${config.tableName} pid=${process.pid}`);
+  } catch (error) {
+    await stop("startup failed");
+    throw error;
+  }
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  // A second signal while draining means "now": exit without waiting.
+  const force = () => process.exit(130);
+  process.once("SIGINT", force);
+  process.once("SIGTERM", force);
+  return stop(signal);
+}
+
+// The handler's SDK clients keep sockets and timers alive, so the receiver exits explicitly.
+runMain(main, { exit: true });
