@@ -1,0 +1,94 @@
+import { randomBytes } from "node:crypto";
+
+/*
+ * Pulumi mocks standing in for the AWS and Stripe control planes, which cannot be reached
+ * here. They answer like the providers would for the few outputs the program reads (ids,
+ * ARNs, CloudFront domain, function URL, the endpoint's signing secret) and record every
+ * registration so the test can assert the graph.
+ */
+
+export const region = "us-east-1";
+export const accountId = "123456789012";
+export const mockEndpointSecret = "whsec_mocked_by_the_synth_test";
+
+export interface Registration {
+  type: string;
+  name: string;
+  custom: boolean;
+  inputs: Record<string, unknown>;
+  state: Record<string, unknown>;
+}
+
+interface MockResourceArgs {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  custom?: boolean;
+  id?: string;
+}
+
+interface MockCallArgs {
+  token: string;
+  inputs: Record<string, unknown>;
+}
+
+function arn(service: string, name: string): string {
+  return `arn:aws:${service}:${region}:${accountId}:${name}`;
+}
+
+function outputsFor(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const physical = typeof inputs.name === "string" ? inputs.name : `${name}-mock`;
+  switch (type) {
+    case "aws:cloudfront/distribution:Distribution":
+      return { domainName: `${name.toLowerCase()}.cloudfront.net`, arn: arn("cloudfront", `distribution/${name}`), hostedZoneId: "Z2FDTNDATAQYW2" };
+    case "aws:lambda/functionUrl:FunctionUrl":
+      return { functionUrl: `https://${name.toLowerCase()}.lambda-url.${region}.on.aws/`, urlId: name };
+    case "aws:lambda/function:Function":
+      return { name: physical, arn: arn("lambda", `function:${physical}`), invokeArn: arn("lambda", physical), qualifiedArn: arn("lambda", physical), version: "$LATEST" };
+    case "stripe:index/webhookEndpoint:WebhookEndpoint":
+      return { secret: mockEndpointSecret };
+    case "aws:acm/certificate:Certificate": {
+      const domains = [inputs.domainName, ...((inputs.subjectAlternativeNames as unknown[] | undefined) ?? [])];
+      return {
+        arn: arn("acm", `certificate/${name}`),
+        domainValidationOptions: domains.map((domainName) => ({
+          domainName,
+          resourceRecordName: `_validation.${String(domainName)}.`,
+          resourceRecordType: "CNAME",
+          resourceRecordValue: "_validation.acm-validations.aws.",
+        })),
+      };
+    }
+    case "pulumi-nodejs:dynamic:Resource":
+      // SST's HostedZoneLookup answers with the Route 53 zone of the custom domain.
+      return name.includes("ZoneLookup") ? { zoneId: "ZMOCKHOSTEDZONE" } : {};
+    case "random:index/randomBytes:RandomBytes":
+      return { base64: randomBytes(Number(inputs.length ?? 32)).toString("base64"), hex: "" };
+    default:
+      return { name: physical, arn: arn(type.split(":")[1]?.split("/")[0] ?? "mock", physical) };
+  }
+}
+
+export function createMocks(onRegister: (registration: Registration) => void) {
+  return {
+    newResource(args: MockResourceArgs): { id: string; state: Record<string, unknown> } {
+      const state = { ...args.inputs, ...outputsFor(args.type, args.name, args.inputs) };
+      onRegister({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: args.inputs, state });
+      return { id: args.id || `${args.name}-id`, state };
+    },
+    call(args: MockCallArgs): Record<string, unknown> {
+      switch (args.token) {
+        case "aws:index/getRegion:getRegion":
+          return { name: region, region, id: region, endpoint: `ec2.${region}.amazonaws.com`, description: "US East (N. Virginia)" };
+        case "aws:index/getCallerIdentity:getCallerIdentity":
+          return { accountId, arn: `arn:aws:iam::${accountId}:user/synth`, userId: "SYNTH", id: accountId };
+        case "aws:index/getPartition:getPartition":
+          return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws", reverseDnsPrefix: "com.amazonaws" };
+        case "aws:iam/getPolicyDocument:getPolicyDocument":
+          return { json: JSON.stringify({ Version: "2012-10-17", Statement: args.inputs.statements ?? [] }) };
+        default:
+          return { ...args.inputs, id: `${args.token}-id` };
+      }
+    },
+  };
+}

@@ -1,0 +1,193 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { build, type Plugin } from "esbuild";
+import { createMocks, type Registration } from "./mocks.ts";
+import { startRpcServer } from "./rpc-server.ts";
+
+/*
+ * Evaluates an sst.config.ts the way `sst deploy` does, but under Pulumi mocks:
+ *   1. app(): bundle the config and call app({ stage }) for the app settings ($app);
+ *   2. run(): bundle eval code with esbuild exactly like the CLI (platform's shim/run.js
+ *      injected, $app/$cli/$dev defined, provider modules and `sst` prepended as globals to
+ *      every file outside .sst), and execute it through .sst/platform/src/auto/run.ts inside
+ *      Pulumi's stack, with the platform's own copy of @pulumi/pulumi set to mocks.
+ * Writes a JSON result to the file named by argv[4]. A program that can make no more
+ * progress (a dependency cycle) drains the event loop; that is reported at once with the
+ * resources that were constructed but never registered.
+ *
+ * Usage: tsx runner.ts <sst.config.ts> <stage> <result.json>
+ */
+
+const [configArg, stage, resultFile] = process.argv.slice(2);
+if (!configArg || !stage || !resultFile) {
+  console.error("usage: runner.ts <sst.config.ts> <stage> <result.json>");
+  process.exit(2);
+}
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const platform = join(root, ".sst", "platform");
+const configPath = resolve(configArg);
+const timeoutMs = Number(process.env.SYNTH_TIMEOUT_MS ?? 60_000);
+const scratch = join(platform, `synth-${process.pid}`);
+mkdirSync(scratch, { recursive: true });
+
+const registrations: Registration[] = [];
+const constructed: { type: string; name: string; custom: boolean }[] = [];
+const errors: string[] = [];
+let finished = false;
+
+function writeResult(result: Record<string, unknown>) {
+  writeFileSync(resultFile!, JSON.stringify({ ...result, scratch, registrations, constructed, errors }, null, 2));
+}
+
+/** Custom resources the program created whose inputs never resolved: the stuck ones. */
+function stuckResources() {
+  const registered = new Set(registrations.map((r) => `${r.type}::${r.name}`));
+  return constructed.filter((c) => c.custom && !registered.has(`${c.type}::${c.name}`)).map((c) => `${c.type} "${c.name}"`);
+}
+
+function reportStuck(reason: string) {
+  if (finished) return;
+  finished = true;
+  writeResult({ ok: false, error: `${reason}: the program never completed`, stuck: stuckResources() });
+  process.exit(3);
+}
+
+process.on("beforeExit", () => reportStuck("event loop drained"));
+process.on("unhandledRejection", (reason) => {
+  errors.push(reason instanceof Error ? reason.message : String(reason));
+});
+setTimeout(() => reportStuck(`timed out after ${timeoutMs} ms`), timeoutMs).unref();
+
+async function evaluateApp() {
+  const shim = join(scratch, "config-shim.mjs");
+  writeFileSync(shim, "export const $config = (input) => input;\n");
+  const outfile = join(scratch, "app.mjs");
+  await build({
+    entryPoints: [configPath],
+    outfile,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    inject: [shim],
+    // app() must not depend on run()'s imports; keep them out of this bundle.
+    external: ["*"],
+    logLevel: "silent",
+  });
+  const config = (await import(pathToFileURL(outfile).href)) as {
+    default: { app(input: { stage: string }): Record<string, unknown> | Promise<Record<string, unknown>> };
+  };
+  const app = await config.default.app({ stage });
+  const providers = Object.fromEntries(
+    Object.entries((app.providers ?? {}) as Record<string, unknown>).map(([name, value]) => [
+      name,
+      typeof value === "string" ? { version: value } : value,
+    ]),
+  );
+  return { ...app, providers, stage };
+}
+
+function globalsPlugin(globals: string): Plugin {
+  return {
+    name: "InjectGlobals",
+    setup(pluginBuild) {
+      pluginBuild.onLoad({ filter: /\.(js|ts|jsx|tsx)$/ }, (args) => {
+        const contents = readFileSync(args.path, "utf8");
+        if (args.path.includes(".sst")) return { contents, loader: "default" };
+        return { contents: `${globals}\n${contents}`, loader: "default" };
+      });
+    },
+  };
+}
+
+async function bundleProgram(app: Record<string, unknown>) {
+  const lock = JSON.parse(readFileSync(join(root, ".sst", "provider-lock.json"), "utf8")) as { alias: string; package: string }[];
+  const globals = [
+    ...lock.map((entry) => `import * as ${entry.alias} from "${entry.package}";`),
+    `import * as sst from "${join(platform, "src/components")}";`,
+  ].join("\n");
+  const cli = {
+    command: "deploy",
+    dev: false,
+    paths: { home: join(homedir(), ".config", "sst"), root, work: join(root, ".sst"), platform },
+    state: { version: {} },
+  };
+  const outfile = join(scratch, "sst.config.mjs");
+  await build({
+    stdin: {
+      contents: [
+        `import { run } from "${join(platform, "src/auto/run.ts")}";`,
+        `import mod from "${configPath}";`,
+        "const result = await run(mod.run);",
+        "export default result;",
+      ].join("\n"),
+      resolveDir: root,
+      sourcefile: "eval.ts",
+      loader: "ts",
+    },
+    banner: {
+      js: [
+        'import { createRequire as topLevelCreateRequire } from "module";',
+        "const require = topLevelCreateRequire(import.meta.url);",
+        'import { fileURLToPath as topLevelFileUrlToPath, URL as topLevelURL } from "url";',
+        "const __filename = topLevelFileUrlToPath(import.meta.url);",
+        'const __dirname = topLevelFileUrlToPath(new topLevelURL(".", import.meta.url));',
+      ].join("\n"),
+    },
+    mainFields: ["module", "main"],
+    format: "esm",
+    platform: "node",
+    sourcemap: "linked",
+    nodePaths: [join(platform, "node_modules")],
+    plugins: [globalsPlugin(globals)],
+    external: ["@pulumi/*", "undici", "@pulumiverse/*", "@sst-provider/*", "@aws-sdk/*", "esbuild", "archiver", "glob", "vite", "pulumi-stripe"],
+    define: { $app: JSON.stringify(app), $cli: JSON.stringify(cli), $dev: "false" },
+    inject: [join(platform, "src/shim/run.js")],
+    outfile,
+    write: true,
+    bundle: true,
+    logLevel: "silent",
+  });
+  return outfile;
+}
+
+type Pulumi = typeof import("../../../.sst/platform/node_modules/@pulumi/pulumi/index.js");
+
+async function main() {
+  const app = await evaluateApp();
+  const rpc = await startRpcServer(root, join(scratch, "artifacts"), () => undefined);
+  process.env.SST_SERVER = rpc.url;
+  const program = await bundleProgram(app);
+
+  // The platform's own copy, so the program and the mocks share one Pulumi runtime.
+  const pulumi = createRequire(join(platform, "package.json"))("@pulumi/pulumi") as Pulumi;
+  await pulumi.runtime.setMocks(
+    createMocks((registration) => registrations.push(registration)),
+    String(app.name),
+    stage!,
+    false,
+  );
+  const outputs = await pulumi.runtime.runInPulumiStack(async () => {
+    // instanceof, not isInstance: the marker field is set only after the constructor returns.
+    pulumi.runtime.registerStackTransformation((args) => {
+      constructed.push({ type: args.type, name: args.name, custom: args.resource instanceof pulumi.CustomResource });
+      return undefined;
+    });
+    const mod = (await import(pathToFileURL(program).href)) as { default: unknown };
+    return mod.default;
+  });
+  await pulumi.runtime.disconnect();
+  finished = true;
+  writeResult({ ok: true, app, outputs, builds: rpc.builds });
+  await rpc.close();
+}
+
+main().catch((error: unknown) => {
+  if (finished) return;
+  finished = true;
+  writeResult({ ok: false, error: error instanceof Error ? error.message : String(error), stuck: stuckResources() });
+  process.exit(1);
+});
