@@ -21,11 +21,12 @@ import { startRpcServer } from "./rpc-server.ts";
  * Usage: tsx runner.ts <sst.config.ts> <stage> <result.json>
  */
 
-const [configArg, stage, resultFile] = process.argv.slice(2);
-if (!configArg || !stage || !resultFile) {
+const args = process.argv.slice(2);
+if (args.length !== 3) {
   console.error("usage: runner.ts <sst.config.ts> <stage> <result.json>");
   process.exit(2);
 }
+const [configArg, stage, resultFile] = args as [string, string, string];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const platform = join(root, ".sst", "platform");
@@ -40,7 +41,7 @@ const errors: string[] = [];
 let finished = false;
 
 function writeResult(result: Record<string, unknown>) {
-  writeFileSync(resultFile!, JSON.stringify({ ...result, scratch, registrations, constructed, errors }, null, 2));
+  writeFileSync(resultFile, JSON.stringify({ ...result, scratch, registrations, constructed, errors }, null, 2));
 }
 
 /** Custom resources the program created whose inputs never resolved: the stuck ones. */
@@ -62,7 +63,7 @@ process.on("unhandledRejection", (reason) => {
 });
 setTimeout(() => reportStuck(`timed out after ${timeoutMs} ms`), timeoutMs).unref();
 
-async function evaluateApp() {
+async function evaluateApp(): Promise<Record<string, unknown> & { name: string; stage: string }> {
   const shim = join(scratch, "config-shim.mjs");
   writeFileSync(shim, "export const $config = (input) => input;\n");
   const outfile = join(scratch, "app.mjs");
@@ -87,7 +88,7 @@ async function evaluateApp() {
       typeof value === "string" ? { version: value } : value,
     ]),
   );
-  return { ...app, providers, stage };
+  return { ...app, name: String(app.name), providers, stage };
 }
 
 function globalsPlugin(globals: string): Plugin {
@@ -166,8 +167,8 @@ async function main() {
   const pulumi = createRequire(join(platform, "package.json"))("@pulumi/pulumi") as Pulumi;
   await pulumi.runtime.setMocks(
     createMocks((registration) => registrations.push(registration)),
-    String(app.name),
-    stage!,
+    app.name,
+    stage,
     false,
   );
   const outputs = await pulumi.runtime.runInPulumiStack(async () => {
