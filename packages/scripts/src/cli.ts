@@ -34,6 +34,9 @@ export function parseCount(value: string | undefined, name: string, fallback: nu
  * its work does, so piped output is never cut short.
  */
 export function runMain(main: () => Promise<number | void>, options: { exit?: boolean } = {}): void {
+  // The SDK warns on every start that Node 20 support ends in 2027; the deployed function runs
+  // a current runtime, and the local tools' output stays readable without the repeat.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const finish = (code: number) => {
     if (options.exit) process.exit(code);
     process.exitCode = code;

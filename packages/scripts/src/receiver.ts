@@ -186,16 +186,16 @@ async function main(): Promise<number> {
   const endpoint = config.externalEndpoint ?? embedded?.endpoint ?? "";
   let stopping = false;
 
-  async function stop(reason: string): Promise<number> {
+  async function stop(reason: string | undefined): Promise<number> {
     if (stopping) return 1;
     stopping = true;
-    console.log(`${reason}: finishing in-flight requests...`);
+    if (reason) console.log(`${reason}: finishing in-flight requests...`);
     // Every invocation ends by the function timeout, so this only cuts off a stuck socket.
     const drained = await receiver.drain(functionTimeoutMs + 1000);
     if (!drained) console.error("some requests were still open after the function timeout and were cut off");
     await embedded?.close();
     removeReceiverState(dataDir);
-    console.log("stopped");
+    if (reason) console.log("stopped");
     return drained ? 0 : 1;
   }
 
@@ -205,7 +205,10 @@ async function main(): Promise<number> {
     client.destroy();
 
     configureHandlerEnvironment(config, endpoint, secrets);
-    const handlerModule = await import("@stripe-webhooks/functions/webhook");
+    const handlerModule = await import("@stripe-webhooks/functions/webhook").catch((error: unknown) => {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`could not load the handler packages/functions/src/webhook.ts: ${reason}`, { cause: error });
+    });
     // Typed, so a change to the handler's signature breaks the typecheck here too.
     const invoke: Invoke = handlerModule.handler;
     handlerLoaded(invoke);
@@ -237,7 +240,7 @@ async function main(): Promise<number> {
     // A stable line for scripts and tests to wait for.
     console.log(`ready url=${url} dynamodb=${endpoint} table=${config.tableName} pid=${process.pid}`);
   } catch (error) {
-    await stop("startup failed");
+    await stop(undefined);
     throw error;
   }
 

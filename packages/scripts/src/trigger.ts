@@ -1,0 +1,170 @@
+import { eventCatalog, isCatalogEventType } from "@stripe-webhooks/core/catalog";
+import { buildableTypes, buildEvent, signPayload } from "@stripe-webhooks/core/testing/stripe-events";
+import { webhookPath } from "@stripe-webhooks/core/webhook-path";
+import { parseCli, parseCount, runMain, UsageError } from "./cli.ts";
+import { readReceiverState, resolveDataDir } from "./data-dir.ts";
+import { parseWebhookSecrets, readStoredSecret } from "./secrets.ts";
+
+/*
+ * `npm run trigger`: sends realistic, correctly signed Stripe events to a receiver, the way
+ * Stripe delivers them (pretty-printed JSON, a fresh signature on every attempt).
+ */
+
+const usage = `Usage: npm run trigger -- <event-type> [options]
+       npm run trigger -- --list
+
+Options:
+  --count N        distinct events to send (default 1, at most 1000)
+  --duplicates K   deliver each event K more times with the same id, as Stripe's retries
+                   do (default 0, at most 100)
+  --url URL        where to post (default: the running receiver's webhook URL, else
+                   http://127.0.0.1:$PORT${webhookPath} with PORT defaulting to 3000)
+  --secret S       signing secret (default: the first of STRIPE_WEBHOOK_SECRET, else the
+                   one the receiver generated in its data directory)
+  --data-dir DIR   the receiver's data directory [DATA_DIR, default .data/local]
+  --json           print the deliveries as a JSON array
+  --list           list the event types this tool builds
+Exits 1 if any delivery is answered with a status other than 2xx.`;
+
+interface Delivery {
+  id: string;
+  type: string;
+  attempt: number;
+  attempts: number;
+  status: number;
+  response: string;
+  durationMs: number;
+}
+
+function resolveUrl(flag: string | undefined, dataDir: string): string {
+  if (flag) {
+    if (!URL.canParse(flag)) throw new UsageError(`--url "${flag}" is not a URL`);
+    return flag;
+  }
+  if (process.env.PORT) return `http://127.0.0.1:${process.env.PORT}${webhookPath}`;
+  return readReceiverState(dataDir)?.url ?? `http://127.0.0.1:3000${webhookPath}`;
+}
+
+function resolveSecret(flag: string | undefined, dataDir: string): string {
+  if (flag) return parseWebhookSecrets(flag, "--secret")[0] ?? flag;
+  const list = process.env.STRIPE_WEBHOOK_SECRET;
+  if (list) return parseWebhookSecrets(list, "STRIPE_WEBHOOK_SECRET")[0] ?? list;
+  if (readReceiverState(dataDir)?.secretSource === "env") {
+    throw new UsageError(
+      "the running receiver was started with STRIPE_WEBHOOK_SECRET: pass the same value " +
+        "(STRIPE_WEBHOOK_SECRET=... npm run trigger ... or --secret)",
+    );
+  }
+  const stored = readStoredSecret(dataDir);
+  if (!stored) {
+    throw new UsageError(
+      `no signing secret: none in STRIPE_WEBHOOK_SECRET or --secret, and no generated one in ${dataDir} ` +
+        "(start the receiver once with `npm start` to create it)",
+    );
+  }
+  return stored;
+}
+
+async function deliver(url: string, payload: string, secret: string): Promise<{ status: number; body: string }> {
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json; charset=utf-8",
+        "stripe-signature": signPayload(payload, secret),
+        "user-agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+      },
+      body: payload,
+    });
+    return { status: response.status, body: await response.text() };
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+    throw new Error(`no receiver answers at ${url} (${cause}). Is \`npm start\` running?`);
+  }
+}
+
+function describe(delivery: Delivery): string {
+  const response = delivery.response.replace(/\s+/g, " ").trim();
+  const shown = response.length > 200 ? `${response.slice(0, 197)}...` : response;
+  const attempt = delivery.attempts > 1 ? ` [${delivery.attempt}/${delivery.attempts}]` : "";
+  return `${delivery.id} ${delivery.type}${attempt} -> ${delivery.status} ${shown} (${delivery.durationMs}ms)`;
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseCli(
+    {
+      options: {
+        count: { type: "string" },
+        duplicates: { type: "string" },
+        url: { type: "string" },
+        secret: { type: "string" },
+        "data-dir": { type: "string" },
+        json: { type: "boolean", default: false },
+        list: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      allowPositionals: true,
+      strict: true,
+    },
+    usage,
+  );
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  if (values.list) {
+    for (const type of buildableTypes(eventCatalog)) console.log(type);
+    return 0;
+  }
+  const [type, ...extra] = positionals;
+  if (!type || extra.length > 0) throw new UsageError(`give exactly one event type\n\n${usage}`);
+  if (buildableTypes([type]).length === 0) {
+    throw new UsageError(`cannot build "${type}": Stripe's fixtures hold no object for it (see --list)`);
+  }
+  const count = parseCount(values.count, "--count", 1, 1);
+  const duplicates = parseCount(values.duplicates, "--duplicates", 0);
+  if (count > 1000 || duplicates > 100) throw new UsageError("--count is at most 1000, --duplicates at most 100");
+
+  const dataDir = resolveDataDir(values["data-dir"]);
+  const url = resolveUrl(values.url, dataDir);
+  const secret = resolveSecret(values.secret, dataDir);
+  if (!isCatalogEventType(type) && !values.json) {
+    console.error(`note: ${type} is not in the catalog, so a deployed stage is not subscribed to it`);
+  }
+
+  const deliveries: Delivery[] = [];
+  for (let n = 0; n < count; n += 1) {
+    const event = buildEvent(type);
+    // Stripe sends its events pretty-printed; the signature covers these exact bytes.
+    const payload = JSON.stringify(event, null, 2);
+    const attempts = duplicates + 1;
+    for (let attempt = 1; attempt <= attempts; attempt += 1) {
+      const started = performance.now();
+      const { status, body } = await deliver(url, payload, secret);
+      const delivery: Delivery = {
+        id: String(event.id),
+        type,
+        attempt,
+        attempts,
+        status,
+        response: body,
+        durationMs: Math.round(performance.now() - started),
+      };
+      deliveries.push(delivery);
+      if (!values.json) console.log(describe(delivery));
+    }
+  }
+
+  const unexpected = deliveries.filter((delivery) => delivery.status < 200 || delivery.status > 299);
+  if (values.json) {
+    console.log(JSON.stringify(deliveries, null, 2));
+  } else {
+    console.log(`${deliveries.length} deliveries to ${url}: ${deliveries.length - unexpected.length} ok, ${unexpected.length} unexpected`);
+  }
+  if (unexpected.some((delivery) => delivery.status === 400)) {
+    console.error("hint: a 400 usually means the signature did not verify: is the secret the receiver's?");
+  }
+  return unexpected.length > 0 ? 1 : 0;
+}
+
+runMain(main);
