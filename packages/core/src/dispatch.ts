@@ -1,0 +1,58 @@
+import type Stripe from "stripe";
+import { isCatalogEventType, type CatalogEventType } from "./catalog.ts";
+
+/** The minimal structured logger handlers and the pipeline write to (Powertools' Logger fits). */
+export interface WebhookLogger {
+  info(message: string, ...attributes: Record<string, unknown>[]): void;
+  warn(message: string, ...attributes: Record<string, unknown>[]): void;
+  error(message: string, ...attributes: Record<string, unknown>[]): void;
+}
+
+/** Each catalog type mapped to the `stripe` package's event type for it. */
+export type CatalogEventMap = { [K in CatalogEventType]: Extract<Stripe.Event, { type: K }> };
+
+/** Any event of a catalog type. */
+export type CatalogEvent = CatalogEventMap[CatalogEventType];
+
+/** What a handler gets besides its event. */
+export interface HandlerContext {
+  logger: WebhookLogger;
+  /** 1 on the first delivery that claimed the event, higher on retries after a failure. */
+  attempt: number;
+}
+
+/** What a handler did, in one short line; the ledger records it as the event's `outcome`. */
+export interface HandlerResult {
+  outcome: string;
+}
+
+/** A handler for one event type; throwing marks the event `failed` so Stripe retries it. */
+export type EventHandler<K extends CatalogEventType> = (
+  event: CatalogEventMap[K],
+  context: HandlerContext,
+) => Promise<HandlerResult>;
+
+/**
+ * The dispatch registry: exactly one handler per catalog type, each typed for its event. A type
+ * added to the catalog does not compile until it has a handler here, and a handler for a type
+ * outside the catalog does not compile either, so infra's subscription and the code agree.
+ */
+export type HandlerRegistry = { readonly [K in CatalogEventType]: EventHandler<K> };
+
+/** True when the event's type is in the catalog, narrowing the event to the catalog's types. */
+export function isCatalogEvent(event: Stripe.Event): event is CatalogEvent {
+  return isCatalogEventType(event.type);
+}
+
+/**
+ * Runs the registry's handler for a catalog event. Generic over the type so the handler and
+ * the event are checked as a pair, without a cast.
+ */
+export function dispatch<K extends CatalogEventType>(
+  registry: HandlerRegistry,
+  event: CatalogEventMap[K] & { type: K },
+  context: HandlerContext,
+): Promise<HandlerResult> {
+  const handler: EventHandler<K> = registry[event.type];
+  return handler(event, context);
+}

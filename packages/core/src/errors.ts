@@ -1,0 +1,150 @@
+/*
+ * The failures a caller must tell apart. One base class so the status map can recognise "ours"
+ * with a single `instanceof`; each subclass sets `name` (it survives minification and shows in
+ * logs) and keeps `cause` when there is one.
+ */
+
+/** How a signature check failed; logged so operators can tell a wrong secret from a replay. */
+export type SignatureFailureReason =
+  | "missing-header"
+  | "no-matching-signature"
+  | "timestamp-too-old"
+  | "timestamp-in-future";
+
+/** The stage's Stripe mode: `test` stages accept only test events, `live` only live ones. */
+export type StripeMode = "test" | "live";
+
+/** Base class of every error the webhook pipeline answers with a specific status. */
+export class WebhookError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "WebhookError";
+  }
+}
+
+/** The request used a method other than POST. */
+export class MethodNotAllowedError extends WebhookError {
+  readonly method: string;
+
+  constructor(method: string) {
+    super(`Method ${method} is not allowed: Stripe delivers webhooks with POST.`);
+    this.name = "MethodNotAllowedError";
+    this.method = method;
+  }
+}
+
+/** The request's content type is not JSON. */
+export class UnsupportedMediaTypeError extends WebhookError {
+  readonly contentType: string | undefined;
+
+  constructor(contentType: string | undefined) {
+    super(`Content type ${contentType ?? "(none)"} is not accepted: Stripe sends application/json.`);
+    this.name = "UnsupportedMediaTypeError";
+    this.contentType = contentType;
+  }
+}
+
+/** The body is larger than any event Stripe sends (see `maxBodyBytes`). */
+export class PayloadTooLargeError extends WebhookError {
+  readonly bytes: number;
+  readonly limit: number;
+
+  constructor(bytes: number, limit: number) {
+    super(`Body of ${bytes} bytes exceeds the ${limit}-byte limit.`);
+    this.name = "PayloadTooLargeError";
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
+/**
+ * The `Stripe-Signature` header is missing, matches none of the secrets, or carries a timestamp
+ * outside the accepted window. Deliberately keeps no `cause`: stripe's own error holds the
+ * header and the payload, which must never reach a log.
+ */
+export class InvalidSignatureError extends WebhookError {
+  readonly reason: SignatureFailureReason;
+
+  constructor(reason: SignatureFailureReason, message: string) {
+    super(message);
+    this.name = "InvalidSignatureError";
+    this.reason = reason;
+  }
+}
+
+/** The signature is valid but the body is not a Stripe event (not JSON, or no id/type/created). */
+export class MalformedEventError extends WebhookError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "MalformedEventError";
+  }
+}
+
+/**
+ * The event's `livemode` differs from the stage's mode: the endpoint's secret belongs to the
+ * other mode, or the stage was deployed with the wrong `STRIPE_MODE`. A misconfiguration, not
+ * an attack (the signature is valid).
+ */
+export class LivemodeMismatchError extends WebhookError {
+  readonly stageMode: StripeMode;
+  readonly eventLivemode: boolean;
+
+  constructor(stageMode: StripeMode, eventLivemode: boolean) {
+    super(
+      `Received a ${eventLivemode ? "live" : "test"}-mode event on a ${stageMode}-mode stage: ` +
+        "check STRIPE_MODE and which Stripe endpoint's signing secret this stage holds.",
+    );
+    this.name = "LivemodeMismatchError";
+    this.stageMode = stageMode;
+    this.eventLivemode = eventLivemode;
+  }
+}
+
+/** The stage's settings (secret, mode, tolerance, table) are missing or invalid. */
+export class ConfigurationError extends WebhookError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConfigurationError";
+  }
+}
+
+/** An event handler threw; the ledger records the event `failed` so Stripe's retry runs it again. */
+export class HandlerFailedError extends WebhookError {
+  readonly eventId: string;
+  readonly eventType: string;
+
+  constructor(eventId: string, eventType: string, cause: unknown) {
+    super(`Handler for ${eventType} failed on ${eventId}.`, { cause });
+    this.name = "HandlerFailedError";
+    this.eventId = eventId;
+    this.eventType = eventType;
+  }
+}
+
+/** DynamoDB could not be reached or refused the request (throttling, missing table, network). */
+export class LedgerUnavailableError extends WebhookError {
+  readonly operation: string;
+
+  constructor(operation: string, cause: unknown) {
+    super(`Ledger ${operation} failed: DynamoDB is unavailable or refused the request.`, { cause });
+    this.name = "LedgerUnavailableError";
+    this.operation = operation;
+  }
+}
+
+/**
+ * Masks anything shaped like a Stripe secret or API key (`whsec_...`, `sk_...`, `rk_...`), so
+ * text that may quote one (an error message, a stack) can be logged or stored.
+ */
+export function redactSecrets(text: string): string {
+  return text.replace(/\b(whsec|sk|rk)_[\w-]+/g, "$1_[redacted]");
+}
+
+/**
+ * A one-line summary of an error for the ledger's `lastError` and the logs: name and message,
+ * without the stack, with secrets masked, cut to `maxLength` characters.
+ */
+export function errorSummary(error: unknown, maxLength = 500): string {
+  const text = redactSecrets(error instanceof Error ? `${error.name}: ${error.message}` : `Non-error thrown: ${String(error)}`);
+  return text.length > maxLength ? `${text.slice(0, maxLength - 1)}…` : text;
+}

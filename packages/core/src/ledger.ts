@@ -1,0 +1,378 @@
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from "@aws-sdk/client-dynamodb";
+import { LedgerUnavailableError } from "./errors.ts";
+import { ledgerTable } from "./ledger-table.ts";
+import { ledgerRetentionDays, leaseSeconds } from "./limits.ts";
+
+/*
+ * The ledger: one DynamoDB item per Stripe event id, so each event takes effect once however
+ * often Stripe delivers it. A delivery claims the event with one conditional write; the claim
+ * carries a lease so a crashed or timed-out delivery cannot block the event forever, and the
+ * claim's attempt number fences the final write so a delivery whose lease was taken over never
+ * overwrites the newer one's result.
+ */
+
+/** Where an event stands: being handled, handled, handled with an error, or not ours to handle. */
+export type LedgerStatus = "processing" | "processed" | "failed" | "ignored";
+
+/** The facts about an event the ledger records, taken from its verified envelope. */
+export interface LedgerEvent {
+  id: string;
+  type: string;
+  livemode: boolean;
+  apiVersion: string | null;
+  /** The connected account, on events from Stripe Connect accounts. */
+  account?: string;
+  /** Stripe's `created`, in epoch seconds. */
+  created: number;
+}
+
+/** One event's ledger item, as read back. Times are ISO 8601 strings. */
+export interface LedgerEntry {
+  id: string;
+  type: string;
+  status: LedgerStatus;
+  /** Deliveries that claimed the event, including the current one. */
+  attempts: number;
+  firstSeenAt: string;
+  lastAttemptAt?: string;
+  processedAt?: string;
+  /** Present while `processing`: until then no other delivery may claim the event. */
+  leaseExpiresAt?: string;
+  livemode?: boolean;
+  apiVersion?: string | null;
+  account?: string;
+  /** Stripe's `created` for the event. */
+  eventCreatedAt?: string;
+  /** The summary of the last handler failure (never a secret, never the payload). */
+  lastError?: string;
+  /** What the handler reported doing. */
+  outcome?: string;
+  /** When DynamoDB's TTL may delete the item, in epoch seconds. */
+  expiresAt?: number;
+}
+
+/** Another delivery got there first: the event is done, or someone holds an unexpired lease. */
+export type Contended =
+  | { kind: "duplicate"; entry: LedgerEntry }
+  /** `entry` is undefined when the item changed between the write and the fallback read. */
+  | { kind: "in-progress"; entry: LedgerEntry | undefined };
+
+/** The result of claiming an event for handling. */
+export type ClaimResult = { kind: "claimed"; entry: LedgerEntry } | Contended;
+
+/** The result of recording an event nobody handles. */
+export type IgnoreResult = { kind: "recorded"; entry: LedgerEntry } | Contended;
+
+/** `lease-lost`: the claim expired and another delivery took the event over; nothing was written. */
+export type ReleaseResult = "recorded" | "lease-lost";
+
+/** The ledger's verbs. Every DynamoDB failure surfaces as {@link LedgerUnavailableError}. */
+export interface Ledger {
+  /** Claims a new, failed, or abandoned (lease expired) event: `processing`, attempts + 1. */
+  claim(event: LedgerEvent): Promise<ClaimResult>;
+  /** Records a verified event of a type with no handler as `ignored`, under the same rules. */
+  recordIgnored(event: LedgerEvent): Promise<IgnoreResult>;
+  /** Marks a claimed event `processed` with the handler's outcome. */
+  complete(claim: LedgerEntry, outcome: string): Promise<ReleaseResult>;
+  /** Marks a claimed event `failed` with an error summary, so the next delivery may claim it. */
+  fail(claim: LedgerEntry, errorSummary: string): Promise<ReleaseResult>;
+}
+
+/** Tuning of a ledger; the defaults are the product's. */
+export interface LedgerOptions {
+  /** The current time in epoch milliseconds. */
+  now?: () => number;
+  leaseSeconds?: number;
+  retentionDays?: number;
+}
+
+const attr = {
+  pk: ledgerTable.partitionKey,
+  expiresAt: ledgerTable.ttlAttribute,
+  type: "type",
+  status: "status",
+  attempts: "attempts",
+  firstSeenAt: "firstSeenAt",
+  lastAttemptAt: "lastAttemptAt",
+  processedAt: "processedAt",
+  leaseExpiresAt: "leaseExpiresAt",
+  livemode: "livemode",
+  apiVersion: "apiVersion",
+  account: "account",
+  eventCreatedAt: "eventCreatedAt",
+  lastError: "lastError",
+  outcome: "outcome",
+} as const;
+
+// Every attribute goes through a placeholder: `type` and `status` are DynamoDB reserved words,
+// and one rule for all is easier to read than a list of exceptions.
+const names = Object.fromEntries(Object.values(attr).map((name) => [`#${name}`, name]));
+
+type Item = Record<string, AttributeValue>;
+
+/**
+ * A ledger over `tableName` (created from `ledgerCreateTableInput`). Claims are single
+ * conditional writes that ask DynamoDB for the existing item when the condition fails
+ * (`ReturnValuesOnConditionCheckFailure`), so a duplicate costs one request; engines that ignore
+ * that option (dynalite) get one consistent read instead.
+ */
+export function createLedger(client: DynamoDBClient, tableName: string, options: LedgerOptions = {}): Ledger {
+  const now = options.now ?? Date.now;
+  const lease = (options.leaseSeconds ?? leaseSeconds) * 1000;
+  const retention = (options.retentionDays ?? ledgerRetentionDays) * 86_400;
+  const expiresAt = (nowMs: number): AttributeValue => ({ N: String(Math.floor(nowMs / 1000) + retention) });
+
+  async function write(event: LedgerEvent, status: "processing" | "ignored"): Promise<{ kind: "written"; entry: LedgerEntry } | Contended> {
+    const nowMs = now();
+    const values: Item = {
+      ":type": { S: event.type },
+      ":status": { S: status },
+      ":processing": { S: "processing" },
+      ":failed": { S: "failed" },
+      ":zero": { N: "0" },
+      ":one": { N: "1" },
+      ":now": { N: String(nowMs) },
+      ":nowIso": { S: new Date(nowMs).toISOString() },
+      ":livemode": { BOOL: event.livemode },
+      ":apiVersion": event.apiVersion === null ? { NULL: true } : { S: event.apiVersion },
+      ":created": { S: new Date(event.created * 1000).toISOString() },
+      ":ttl": expiresAt(nowMs),
+    };
+    const sets = [
+      "#type = :type",
+      "#status = :status",
+      "#attempts = if_not_exists(#attempts, :zero) + :one",
+      "#firstSeenAt = if_not_exists(#firstSeenAt, :nowIso)",
+      "#lastAttemptAt = :nowIso",
+      "#livemode = :livemode",
+      "#apiVersion = :apiVersion",
+      "#eventCreatedAt = :created",
+      `#${attr.expiresAt} = :ttl`,
+    ];
+    if (event.account !== undefined) {
+      sets.push("#account = :account");
+      values[":account"] = { S: event.account };
+    }
+    if (status === "processing") {
+      sets.push("#leaseExpiresAt = :lease");
+      values[":lease"] = { N: String(nowMs + lease) };
+    }
+    const update = `SET ${sets.join(", ")}${status === "processing" ? "" : " REMOVE #leaseExpiresAt"}`;
+    // Claimable: never seen, failed last time, or claimed by a delivery that ran out of time
+    // (its lease expired) without recording a result.
+    const condition = `attribute_not_exists(#${attr.pk}) OR #status = :failed OR (#status = :processing AND #leaseExpiresAt <= :now)`;
+    const key = eventKey(event.id);
+    try {
+      const result = await client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: key,
+          ConditionExpression: condition,
+          UpdateExpression: update,
+          ExpressionAttributeNames: usedNames(`${condition} ${update}`),
+          ExpressionAttributeValues: values,
+          ReturnValues: "ALL_NEW",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      const entry = toEntry(result.Attributes);
+      if (!entry) throw new Error("UpdateItem returned no item");
+      return { kind: "written", entry };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw new LedgerUnavailableError("claim", error);
+      const existing = error.Item ?? (await read(key));
+      return contended(toEntry(existing));
+    }
+  }
+
+  async function read(key: Item): Promise<Item | undefined> {
+    try {
+      const result = await client.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }));
+      return result.Item;
+    } catch (error) {
+      throw new LedgerUnavailableError("read", error);
+    }
+  }
+
+  async function release(claim: LedgerEntry, sets: string[], values: Item): Promise<ReleaseResult> {
+    const update = `SET ${sets.join(", ")}, #${attr.expiresAt} = :ttl REMOVE #leaseExpiresAt`;
+    // Fencing: only the delivery whose claim is still the current one may record the result.
+    const condition = "#status = :processing AND #attempts = :attempts";
+    try {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: eventKey(claim.id),
+          ConditionExpression: condition,
+          UpdateExpression: update,
+          ExpressionAttributeNames: usedNames(`${condition} ${update}`),
+          ExpressionAttributeValues: {
+            ...values,
+            ":processing": { S: "processing" },
+            ":attempts": { N: String(claim.attempts) },
+            ":ttl": expiresAt(now()),
+          },
+        }),
+      );
+      return "recorded";
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return "lease-lost";
+      throw new LedgerUnavailableError("release", error);
+    }
+  }
+
+  return {
+    async claim(event) {
+      const result = await write(event, "processing");
+      return result.kind === "written" ? { kind: "claimed", entry: result.entry } : result;
+    },
+    async recordIgnored(event) {
+      const result = await write(event, "ignored");
+      return result.kind === "written" ? { kind: "recorded", entry: result.entry } : result;
+    },
+    complete(claim, outcome) {
+      return release(claim, ["#status = :processed", "#processedAt = :nowIso", "#outcome = :outcome"], {
+        ":processed": { S: "processed" },
+        ":nowIso": { S: new Date(now()).toISOString() },
+        ":outcome": { S: outcome },
+      });
+    },
+    fail(claim, errorSummary) {
+      return release(claim, ["#status = :failed", "#lastError = :error"], {
+        ":failed": { S: "failed" },
+        ":error": { S: errorSummary },
+      });
+    },
+  };
+}
+
+/** Filters for {@link listLedgerEntries}. */
+export interface LedgerFilter {
+  status?: LedgerStatus;
+  type?: string;
+  /** At most this many entries, the newest first. */
+  limit?: number;
+}
+
+/**
+ * The ledger's events, newest first (by first delivery), optionally narrowed by status and
+ * type. Meant for operators and the local `npm run events` tool: it scans the whole table with
+ * strongly consistent reads, which is fine for a ledger of days or weeks but not a request path.
+ */
+export async function listLedgerEntries(
+  client: DynamoDBClient,
+  tableName: string,
+  filter: LedgerFilter = {},
+): Promise<LedgerEntry[]> {
+  const conditions = [`begins_with(#${attr.pk}, :eventPrefix)`];
+  const values: Item = { ":eventPrefix": { S: "evt_" } };
+  if (filter.status !== undefined) {
+    conditions.push("#status = :status");
+    values[":status"] = { S: filter.status };
+  }
+  if (filter.type !== undefined) {
+    conditions.push("#type = :type");
+    values[":type"] = { S: filter.type };
+  }
+  const expression = conditions.join(" AND ");
+  const entries: LedgerEntry[] = [];
+  let startKey: Item | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: expression,
+        ExpressionAttributeNames: usedNames(expression),
+        ExpressionAttributeValues: values,
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const entry = toEntry(item);
+      if (entry) entries.push(entry);
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  entries.sort((a, b) => b.firstSeenAt.localeCompare(a.firstSeenAt) || b.id.localeCompare(a.id));
+  return filter.limit === undefined ? entries : entries.slice(0, filter.limit);
+}
+
+/**
+ * Reads one event's ledger entry with a consistent read; undefined when the ledger has never
+ * seen the event (or its TTL has removed it).
+ */
+export async function getLedgerEntry(
+  client: DynamoDBClient,
+  tableName: string,
+  eventId: string,
+): Promise<LedgerEntry | undefined> {
+  const result = await client.send(new GetItemCommand({ TableName: tableName, Key: eventKey(eventId), ConsistentRead: true }));
+  return toEntry(result.Item);
+}
+
+function eventKey(eventId: string): Item {
+  return { [attr.pk]: { S: eventId } };
+}
+
+// DynamoDB rejects placeholders an expression does not use, so pass only the used ones.
+function usedNames(expressions: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(names).filter(([placeholder]) => new RegExp(`${placeholder}\\b`).test(expressions)));
+}
+
+function contended(entry: LedgerEntry | undefined): Contended {
+  if (entry?.status === "processed" || entry?.status === "ignored") return { kind: "duplicate", entry };
+  // The write's condition failed on a `processing` item, so another delivery holds an unexpired
+  // lease; or, only after the fallback read, the item changed in between. Either way another
+  // delivery is at work, and Stripe's next retry will find the event settled.
+  return { kind: "in-progress", entry };
+}
+
+const statuses: readonly string[] = ["processing", "processed", "failed", "ignored"] satisfies LedgerStatus[];
+
+function isStatus(value: string | undefined): value is LedgerStatus {
+  return value !== undefined && statuses.includes(value);
+}
+
+function toEntry(item: Item | undefined): LedgerEntry | undefined {
+  if (!item) return undefined;
+  const id = item[attr.pk]?.S;
+  const type = item[attr.type]?.S;
+  const status = item[attr.status]?.S;
+  const attempts = Number(item[attr.attempts]?.N);
+  const firstSeenAt = item[attr.firstSeenAt]?.S;
+  if (id === undefined || type === undefined || !isStatus(status) || !Number.isInteger(attempts) || firstSeenAt === undefined) {
+    return undefined;
+  }
+  const entry: LedgerEntry = { id, type, status, attempts, firstSeenAt };
+  const lease = item[attr.leaseExpiresAt]?.N;
+  const apiVersion = item[attr.apiVersion];
+  const expires = item[attr.expiresAt]?.N;
+  assignDefined(entry, {
+    lastAttemptAt: item[attr.lastAttemptAt]?.S,
+    processedAt: item[attr.processedAt]?.S,
+    leaseExpiresAt: lease === undefined ? undefined : new Date(Number(lease)).toISOString(),
+    livemode: item[attr.livemode]?.BOOL,
+    apiVersion: apiVersion === undefined ? undefined : (apiVersion.S ?? null),
+    account: item[attr.account]?.S,
+    eventCreatedAt: item[attr.eventCreatedAt]?.S,
+    lastError: item[attr.lastError]?.S,
+    outcome: item[attr.outcome]?.S,
+    expiresAt: expires === undefined ? undefined : Number(expires),
+  });
+  return entry;
+}
+
+// Keeps absent attributes absent instead of present-but-undefined, so entries compare and print cleanly.
+function assignDefined<T extends object>(target: T, source: { [K in keyof T]?: T[K] | undefined }): void {
+  for (const [key, value] of Object.entries(source)) {
+    if (value !== undefined) Object.assign(target, { [key]: value });
+  }
+}

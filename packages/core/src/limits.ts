@@ -1,0 +1,55 @@
+/*
+ * The numbers the webhook path depends on, in one dependency-free module so infra can import
+ * them (`@stripe-webhooks/core/limits`) without pulling the SDKs into `sst.config.ts`.
+ */
+
+/**
+ * The webhook function's timeout, which infra sets on the Lambda function. Stripe does not
+ * publish how long it waits for an answer (reports range from 10 to 30 s); a handler that needs
+ * longer than a few seconds should enqueue its work instead of doing it inline.
+ */
+export const handlerTimeoutSeconds = 20;
+
+/**
+ * How far the lease outlives the function timeout. Lambda stops an invocation at the timeout,
+ * so a lease taken during that invocation is only still "held" after it by a crashed or timed-out
+ * run; the margin covers the ledger's own write retries and clock differences between hosts.
+ * Stripe retries minutes apart, so a longer lease costs nothing while a shorter one risks
+ * running a handler twice at the same time.
+ */
+export const leaseMarginSeconds = 40;
+
+/** How long a claim on an event blocks other deliveries of it: the timeout plus the margin. */
+export const leaseSeconds = handlerTimeoutSeconds + leaseMarginSeconds;
+
+/**
+ * The oldest signature timestamp accepted, in seconds: stripe-node's default
+ * (`Stripe.webhooks.DEFAULT_TOLERANCE`, 300 s). Stages may raise it with
+ * `STRIPE_WEBHOOK_TOLERANCE_SECONDS`.
+ */
+export const defaultToleranceSeconds = 300;
+
+/**
+ * How far in the future a signature timestamp may lie, in seconds. stripe-node only checks the
+ * age, so a header stamped ahead of time would stay replayable for longer than the tolerance.
+ * Stripe's and Lambda's clocks are NTP-synchronised to well under a second; 60 s also absorbs
+ * the drift of a developer machine running the local receiver, and caps the replay window of
+ * any signature at tolerance + 60 s.
+ */
+export const futureSkewSeconds = 60;
+
+/**
+ * The largest body accepted, in bytes (1 MiB). Stripe's event envelopes around its own example
+ * objects weigh 2 to 8 KB pretty-printed (the largest, `subscription`, is 5.9 KB); a heavy real
+ * event (a subscription with 20 items, full metadata and `previous_attributes`) stays within a
+ * few hundred KB. A body above this is not an event Stripe would send, and a 413 is cheaper
+ * than hashing it. It stays below the function URL's 6 MB limit so the answer is ours.
+ */
+export const maxBodyBytes = 1024 * 1024;
+
+/**
+ * How long the ledger remembers an event, in days, counted from its last write. Longer than
+ * Stripe's live-mode retry window (3 days) and its 30-day window for resending events, so a
+ * resent event is still recognised as a duplicate.
+ */
+export const ledgerRetentionDays = 35;

@@ -1,0 +1,119 @@
+import Stripe from "stripe";
+import { InvalidSignatureError, MalformedEventError, type SignatureFailureReason } from "./errors.ts";
+import { defaultToleranceSeconds, futureSkewSeconds } from "./limits.ts";
+
+/** How a delivery's signature is checked. */
+export interface VerificationOptions {
+  /** Every secret that may have signed the delivery; more than one during a rotation. */
+  secrets: readonly string[];
+  /** Oldest accepted signature timestamp, in seconds before now. */
+  toleranceSeconds?: number;
+  /** Furthest accepted signature timestamp, in seconds after now. */
+  futureSkewSeconds?: number;
+  /** The current time in epoch milliseconds; injectable so tests control it. */
+  now?: () => number;
+}
+
+/**
+ * Splits the configured secret value into its secrets. The value holds one `whsec_...` secret,
+ * or several separated by commas while a rotation overlaps the old and the new one; blanks
+ * around and between them are ignored.
+ */
+export function parseSecrets(value: string): string[] {
+  return value
+    .split(",")
+    .map((secret) => secret.trim())
+    .filter((secret) => secret.length > 0);
+}
+
+/**
+ * Verifies a delivery's `Stripe-Signature` header over the exact body bytes with the `stripe`
+ * package, then parses the body into an event. Any one secret matching passes, and so does a
+ * header carrying several `v1` signatures when one of them matches (stripe checks them all).
+ * Beyond stripe's age check it refuses timestamps more than `futureSkewSeconds` ahead. Throws
+ * {@link InvalidSignatureError} before anything is parsed, then {@link MalformedEventError} when
+ * the signed body is not a Stripe event.
+ */
+export function verifyStripeEvent(
+  payload: Uint8Array,
+  signatureHeader: string | undefined,
+  options: VerificationOptions,
+): Stripe.Event {
+  if (signatureHeader === undefined || signatureHeader.trim() === "") {
+    throw new InvalidSignatureError(
+      "missing-header",
+      "The Stripe-Signature header is missing: is the request coming from Stripe?",
+    );
+  }
+  const nowMs = (options.now ?? Date.now)();
+  const tolerance = options.toleranceSeconds ?? defaultToleranceSeconds;
+  const parsed = matchAnySecret(payload, signatureHeader, options.secrets, tolerance, nowMs);
+  const timestamp = signatureTimestamp(signatureHeader);
+  const skew = options.futureSkewSeconds ?? futureSkewSeconds;
+  if (timestamp > Math.floor(nowMs / 1000) + skew) {
+    throw new InvalidSignatureError(
+      "timestamp-in-future",
+      `The signature timestamp is more than ${skew} s in the future: check this host's clock.`,
+    );
+  }
+  return asStripeEvent(parsed);
+}
+
+/**
+ * Checks an already parsed, verified body against the envelope every Stripe event has (id, type,
+ * created, livemode, data.object) and returns it typed. Throws {@link MalformedEventError}.
+ */
+export function asStripeEvent(value: unknown): Stripe.Event {
+  if (!isRecord(value)) throw new MalformedEventError("The signed body is not a JSON object.");
+  const { id, type, created, livemode, data } = value;
+  if (typeof id !== "string" || id === "") throw new MalformedEventError("The event has no id.");
+  if (typeof type !== "string" || type === "") throw new MalformedEventError("The event has no type.");
+  if (typeof created !== "number") throw new MalformedEventError("The event has no created time.");
+  if (typeof livemode !== "boolean") throw new MalformedEventError("The event has no livemode flag.");
+  if (!isRecord(data) || !isRecord(data.object)) throw new MalformedEventError("The event has no data object.");
+  // The envelope is checked; the object's shape is Stripe's contract for this api_version,
+  // which infra pins to the version the `stripe` types describe.
+  return value as unknown as Stripe.Event;
+}
+
+function matchAnySecret(
+  payload: Uint8Array,
+  header: string,
+  secrets: readonly string[],
+  toleranceSeconds: number,
+  nowMs: number,
+): unknown {
+  let reason: SignatureFailureReason = "no-matching-signature";
+  for (const secret of secrets) {
+    let event: unknown;
+    try {
+      event = Stripe.webhooks.constructEvent(payload, header, secret, toleranceSeconds, undefined, nowMs);
+    } catch (error) {
+      if (!(error instanceof Stripe.errors.StripeSignatureVerificationError)) {
+        // stripe only parses after the signature matched, so the bytes are authentic but are
+        // not a JSON event it can read (invalid JSON, or a v2 thin event notification).
+        throw new MalformedEventError("The signed body is not a Stripe event.", { cause: error });
+      }
+      // stripe checks the signature before the age, so this message means the secret matched.
+      if (error.message.startsWith("Timestamp outside the tolerance zone")) reason = "timestamp-too-old";
+      continue;
+    }
+    return event;
+  }
+  throw new InvalidSignatureError(
+    reason,
+    reason === "timestamp-too-old"
+      ? `The signature is older than ${toleranceSeconds} s: a replay, or a delivery delayed past the tolerance.`
+      : "No signature matches the configured secrets: check that the endpoint's signing secret is the one this stage holds.",
+  );
+}
+
+// Only called once stripe has accepted the header, so `t=` is present and numeric.
+function signatureTimestamp(header: string): number {
+  const part = header.split(",").find((item) => item.trim().startsWith("t="));
+  return Number.parseInt(part?.trim().slice(2) ?? "", 10);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
