@@ -4,20 +4,21 @@
  */
 
 /**
- * The webhook function's timeout, which infra sets on the Lambda function. Stripe does not
- * publish how long it waits for an answer (reports range from 10 to 30 s); a handler that needs
- * longer than a few seconds should enqueue its work instead of doing it inline.
+ * The webhook function's timeout, for infra to set on the Lambda function (and the local
+ * receiver to imitate). Stripe does not publish how long it waits for an answer and retries a
+ * delivery that takes too long anyway; a handler that needs more than a few seconds should
+ * enqueue its work instead of doing it inline.
  */
-export const handlerTimeoutSeconds = 20;
+export const handlerTimeoutSeconds = 10;
 
 /**
  * How far the lease outlives the function timeout. Lambda stops an invocation at the timeout,
- * so a lease taken during that invocation is only still "held" after it by a crashed or timed-out
- * run; the margin covers the ledger's own write retries and clock differences between hosts.
- * Stripe retries minutes apart, so a longer lease costs nothing while a shorter one risks
- * running a handler twice at the same time.
+ * so a lease still held after it belongs to a crashed or timed-out run; the margin covers the
+ * ledger's own write retries and clock differences between hosts. Stripe retries minutes apart,
+ * so a longer lease costs nothing, while one shorter than the timeout could let two deliveries
+ * run the same handler at once.
  */
-export const leaseMarginSeconds = 40;
+export const leaseMarginSeconds = 50;
 
 /** How long a claim on an event blocks other deliveries of it: the timeout plus the margin. */
 export const leaseSeconds = handlerTimeoutSeconds + leaseMarginSeconds;
