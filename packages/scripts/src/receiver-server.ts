@@ -114,6 +114,7 @@ export function createReceiverServer(options: ReceiverServerOptions): ReceiverSe
         path: (request.url ?? "/").split("?")[0] ?? "/",
         status: result.statusCode,
         durationMs: performance.now() - started,
+        requestBody: body ?? Buffer.alloc(0),
         response: parseJsonBody(result.body, typeof contentType === "string" ? contentType : undefined),
       }),
     );

@@ -1,8 +1,9 @@
-import { relative } from "node:path";
+import { isAbsolute, relative } from "node:path";
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import { parseCli, parseCount, runMain, UsageError } from "./cli.ts";
 import {
+  defaultDataDir,
   dynamoDataPath,
   readReceiverState,
   removeReceiverState,
@@ -128,14 +129,22 @@ function configureHandlerEnvironment(config: Config, endpoint: string, secrets: 
     env.AWS_SECRET_ACCESS_KEY = localCredentials.secretAccessKey;
     delete env.AWS_SESSION_TOKEN;
   }
-  // The handler logs one JSON line per event through Powertools; locally the receiver's own
-  // line says the same in readable form, so only warnings and errors come through by default.
-  env.POWERTOOLS_LOG_LEVEL ??= config.verbose ? "INFO" : "WARN";
+  // The handler logs one JSON line per request through Powertools (INFO when handled, WARN when
+  // refused). Locally the receiver's own line says the same readably, the refusal message
+  // included, so by default only errors (failures, with their stacks) come through as JSON.
+  env.POWERTOOLS_LOG_LEVEL ??= config.verbose ? "INFO" : "ERROR";
+}
+
+/** A path as short as it can be shown: relative when under the working directory. */
+function show(path: string): string {
+  const shown = relative(process.cwd(), path);
+  return shown === "" ? "." : shown.startsWith("..") || isAbsolute(shown) ? path : shown;
 }
 
 function printBanner(config: Config, url: string, secret: { value: string; note: string }, ledger: string): void {
-  const show = (path: string) => relative(process.cwd(), path) || ".";
   const catalog = eventCatalog.join(",");
+  // The other tools find this receiver through the data directory, so a custom one is passed on.
+  const env = config.dataDir === defaultDataDir ? "" : `DATA_DIR=${show(config.dataDir)} `;
   console.log(`
 Stripe webhook receiver (local): packages/functions/src/webhook.ts as a Lambda function URL
 
@@ -145,8 +154,8 @@ Stripe webhook receiver (local): packages/functions/src/webhook.ts as a Lambda f
   Data directory  ${show(config.dataDir)}
   Handler logs    ${process.env.POWERTOOLS_LOG_LEVEL} and above (--verbose or POWERTOOLS_LOG_LEVEL=INFO for all)
 
-Try it:    npm run trigger -- checkout.session.completed
-           npm run events
+Try it:    ${env}npm run trigger -- checkout.session.completed
+           ${env}npm run events
 Real test-mode events from your Stripe account, through the Stripe CLI:
            stripe listen --events ${catalog} --forward-to ${url}
   stripe listen prints its own signing secret (whsec_...): restart this receiver with
@@ -226,7 +235,7 @@ async function main(): Promise<number> {
     });
 
     const where = embedded
-      ? `embedded DynamoDB (dynalite) ${config.memory ? "in memory (--memory)" : `in ${relative(process.cwd(), dynamoDataPath(config.dataDir))}`}`
+      ? `embedded DynamoDB (dynalite) ${config.memory ? "in memory (--memory)" : `in ${show(dynamoDataPath(config.dataDir))}`}`
       : `DynamoDB at ${endpoint}`;
     printBanner(
       config,
