@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import {
+  ConfigurationError,
+  HandlerFailedError,
+  InvalidSignatureError,
+  LedgerUnavailableError,
+  LivemodeMismatchError,
+  MalformedEventError,
+  MethodNotAllowedError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from "../src/errors.ts";
+import { toHttpResponse, type PipelineResult } from "../src/http.ts";
+
+describe("toHttpResponse", () => {
+  it.each<[string, PipelineResult, number, string]>([
+    ["processed", { ok: true, outcome: { kind: "processed", attempts: 1 } }, 200, "processed"],
+    ["duplicate", { ok: true, outcome: { kind: "duplicate", status: "processed", attempts: 1 } }, 200, "duplicate"],
+    ["ignored", { ok: true, outcome: { kind: "ignored", attempts: 1 } }, 200, "ignored"],
+    ["in progress", { ok: true, outcome: { kind: "in-progress", attempts: 1 } }, 409, "in_progress"],
+    ["lease lost", { ok: true, outcome: { kind: "lease-lost", attempts: 1 } }, 409, "lease_lost"],
+    ["wrong method", { ok: false, error: new MethodNotAllowedError("GET") }, 405, "method_not_allowed"],
+    ["not JSON", { ok: false, error: new UnsupportedMediaTypeError("text/plain") }, 415, "unsupported_media_type"],
+    ["too large", { ok: false, error: new PayloadTooLargeError(2, 1) }, 413, "payload_too_large"],
+    ["bad signature", { ok: false, error: new InvalidSignatureError("no-matching-signature", "x") }, 400, "invalid_signature"],
+    ["not an event", { ok: false, error: new MalformedEventError("x") }, 400, "malformed_event"],
+    ["livemode mismatch", { ok: false, error: new LivemodeMismatchError("test", true) }, 422, "livemode_mismatch"],
+    ["handler failed", { ok: false, error: new HandlerFailedError("evt_1", "invoice.paid", new Error("x")) }, 500, "handler_failed"],
+    ["DynamoDB down", { ok: false, error: new LedgerUnavailableError("claim", new Error("x")) }, 500, "ledger_unavailable"],
+    ["misconfigured", { ok: false, error: new ConfigurationError("x") }, 500, "internal_error"],
+    ["a bug", { ok: false, error: new TypeError("x is undefined") }, 500, "internal_error"],
+  ])("%s -> %i %s", (_, result, statusCode, code) => {
+    const response = toHttpResponse(result);
+
+    expect(response.statusCode).toBe(statusCode);
+    expect(response.headers["content-type"]).toBe("application/json");
+    const body: unknown = JSON.parse(response.body);
+    expect(body).toMatchObject(statusCode < 300 ? { result: code } : { error: code });
+  });
+
+  it("tells a 405 which method to use", () => {
+    const response = toHttpResponse({ ok: false, error: new MethodNotAllowedError("PUT") });
+
+    expect(response.headers.allow).toBe("POST");
+  });
+
+  it("never puts an internal error's message or cause in the body", () => {
+    const cause = new Error("connect ECONNREFUSED 10.0.0.7:443 table arn:aws:dynamodb:eu-west-1:123456789012:table/ledger");
+
+    const response = toHttpResponse({ ok: false, error: new LedgerUnavailableError("claim", cause) });
+
+    expect(response.body).not.toContain("ECONNREFUSED");
+    expect(response.body).not.toContain("arn:aws");
+    expect(response.body.length).toBeLessThan(200);
+  });
+});

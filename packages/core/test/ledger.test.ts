@@ -1,0 +1,261 @@
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { LedgerUnavailableError } from "../src/errors.ts";
+import { createLedger, getLedgerEntry, listLedgerEntries, type Ledger, type LedgerEvent } from "../src/ledger.ts";
+import { leaseSeconds } from "../src/limits.ts";
+import { describeEachEngine } from "../src/testing/engine-suites.ts";
+import { countRequests } from "../src/testing/engines.ts";
+import { newEventId } from "../src/testing/stripe-events.ts";
+
+const start = Date.UTC(2026, 0, 15, 12, 0, 0);
+const leaseMs = leaseSeconds * 1000;
+
+function facts(overrides: Partial<LedgerEvent> = {}): LedgerEvent {
+  return {
+    id: newEventId(),
+    type: "invoice.paid",
+    livemode: false,
+    apiVersion: "2026-01-28.clover",
+    created: Math.floor(start / 1000) - 5,
+    ...overrides,
+  };
+}
+
+describeEachEngine("ledger", (engine) => {
+  let client: DynamoDBClient;
+  let tableName: string;
+  let clock: number;
+  let ledger: Ledger;
+
+  beforeAll(async () => {
+    client = engine().client();
+    tableName = await engine().createLedgerTable();
+  });
+
+  afterAll(() => client.destroy());
+
+  beforeEach(() => {
+    clock = start;
+    ledger = createLedger(client, tableName, { now: () => clock });
+  });
+
+  describe("claim", () => {
+    it("claims a new event: processing, first attempt, leased past the function timeout, kept 30+ days", async () => {
+      const event = facts({ account: "acct_123" });
+
+      const result = await ledger.claim(event);
+
+      expect(result.kind).toBe("claimed");
+      const stored = await getLedgerEntry(client, tableName, event.id);
+      expect(stored).toEqual({
+        id: event.id,
+        type: "invoice.paid",
+        status: "processing",
+        attempts: 1,
+        firstSeenAt: new Date(start).toISOString(),
+        lastAttemptAt: new Date(start).toISOString(),
+        leaseExpiresAt: new Date(start + leaseMs).toISOString(),
+        livemode: false,
+        apiVersion: "2026-01-28.clover",
+        account: "acct_123",
+        eventCreatedAt: new Date((Math.floor(start / 1000) - 5) * 1000).toISOString(),
+        expiresAt: stored?.expiresAt,
+      });
+      expect(stored?.expiresAt).toBeGreaterThanOrEqual(start / 1000 + 30 * 86_400);
+    });
+
+    it("stores a null api_version and no account for a platform event", async () => {
+      const event = facts({ apiVersion: null });
+
+      await ledger.claim(event);
+
+      const stored = await getLedgerEntry(client, tableName, event.id);
+      expect(stored?.apiVersion).toBeNull();
+      expect(stored).not.toHaveProperty("account");
+    });
+
+    it("reports a duplicate delivery while the lease runs as in progress, without changing the item", async () => {
+      const event = facts();
+      await ledger.claim(event);
+      clock = start + leaseMs - 1;
+
+      const result = await ledger.claim(event);
+
+      expect(result.kind).toBe("in-progress");
+      expect(result.entry?.attempts).toBe(1);
+      expect((await getLedgerEntry(client, tableName, event.id))?.attempts).toBe(1);
+    });
+
+    it("reclaims an event whose lease expired (a crashed delivery), as attempt 2", async () => {
+      const event = facts();
+      await ledger.claim(event);
+      clock = start + leaseMs;
+
+      const result = await ledger.claim(event);
+
+      expect(result.kind).toBe("claimed");
+      expect(result.entry?.attempts).toBe(2);
+      expect(result.entry?.firstSeenAt).toBe(new Date(start).toISOString());
+      expect(result.entry?.leaseExpiresAt).toBe(new Date(clock + leaseMs).toISOString());
+    });
+
+    it("reports a processed event as a duplicate", async () => {
+      const event = facts();
+      const claim = await ledger.claim(event);
+      if (claim.kind !== "claimed") throw new Error("not claimed");
+      await ledger.complete(claim.entry, "done");
+      clock = start + 10 * leaseMs;
+
+      const result = await ledger.claim(event);
+
+      expect(result).toMatchObject({ kind: "duplicate", entry: { status: "processed", attempts: 1, outcome: "done" } });
+    });
+  });
+
+  describe("complete and fail", () => {
+    it("completes a claim: processed, outcome and time recorded, lease gone", async () => {
+      const event = facts();
+      const claim = await ledger.claim(event);
+      if (claim.kind !== "claimed") throw new Error("not claimed");
+      clock = start + 1500;
+
+      const released = await ledger.complete(claim.entry, "fulfilled order");
+
+      expect(released).toBe("recorded");
+      const stored = await getLedgerEntry(client, tableName, event.id);
+      expect(stored).toMatchObject({ status: "processed", attempts: 1, outcome: "fulfilled order", processedAt: new Date(clock).toISOString() });
+      expect(stored).not.toHaveProperty("leaseExpiresAt");
+    });
+
+    it("fails a claim with the error summary, and lets the next delivery claim it again", async () => {
+      const event = facts();
+      const claim = await ledger.claim(event);
+      if (claim.kind !== "claimed") throw new Error("not claimed");
+
+      const released = await ledger.fail(claim.entry, "Error: downstream timeout");
+      const retry = await ledger.claim(event);
+
+      expect(released).toBe("recorded");
+      expect(retry).toMatchObject({ kind: "claimed", entry: { status: "processing", attempts: 2, lastError: "Error: downstream timeout" } });
+    });
+
+    it("refuses the result of a delivery whose lease was taken over, and keeps the newer one", async () => {
+      // Prepare: delivery A claims, runs past its lease; delivery B reclaims.
+      const event = facts();
+      const first = await ledger.claim(event);
+      clock = start + leaseMs + 1;
+      const second = await ledger.claim(event);
+      if (first.kind !== "claimed" || second.kind !== "claimed") throw new Error("not claimed");
+
+      // Act
+      const late = await ledger.complete(first.entry, "A's result");
+      const current = await ledger.complete(second.entry, "B's result");
+
+      // Assess
+      expect(late).toBe("lease-lost");
+      expect(current).toBe("recorded");
+      expect(await getLedgerEntry(client, tableName, event.id)).toMatchObject({ status: "processed", attempts: 2, outcome: "B's result" });
+    });
+
+    it("refuses to mark failed an event another delivery took over", async () => {
+      const event = facts();
+      const first = await ledger.claim(event);
+      clock = start + leaseMs + 1;
+      await ledger.claim(event);
+      if (first.kind !== "claimed") throw new Error("not claimed");
+
+      const late = await ledger.fail(first.entry, "Error: late");
+
+      expect(late).toBe("lease-lost");
+      expect(await getLedgerEntry(client, tableName, event.id)).toMatchObject({ status: "processing", attempts: 2 });
+    });
+  });
+
+  describe("recordIgnored", () => {
+    it("records an unhandled type as ignored, without a lease, and reports redeliveries as duplicates", async () => {
+      const event = facts({ type: "customer.created" });
+
+      const first = await ledger.recordIgnored(event);
+      const again = await ledger.recordIgnored(event);
+
+      expect(first).toMatchObject({ kind: "recorded", entry: { status: "ignored", attempts: 1 } });
+      expect(first.entry).not.toHaveProperty("leaseExpiresAt");
+      expect(again).toMatchObject({ kind: "duplicate", entry: { status: "ignored" } });
+    });
+  });
+
+  describe("requests", () => {
+    it("claims a new event with one request, and learns of a duplicate with one (two without ALL_OLD)", async () => {
+      // Prepare
+      const counted = engine().client();
+      const requests = countRequests(counted);
+      const countedLedger = createLedger(counted, tableName, { now: () => clock });
+      const event = facts();
+
+      // Act
+      await countedLedger.claim(event);
+      const forNew = requests.total;
+      requests.reset();
+      await countedLedger.claim(event);
+      const forDuplicate = Object.fromEntries(requests.byCommand);
+      counted.destroy();
+
+      // Assess
+      expect(forNew).toBe(1);
+      expect(forDuplicate).toEqual(
+        engine().returnsItemOnConditionFailure ? { UpdateItemCommand: 1 } : { UpdateItemCommand: 1, GetItemCommand: 1 },
+      );
+    });
+  });
+
+  describe("DynamoDB errors", () => {
+    it("surface as LedgerUnavailableError, keeping the SDK's error as cause", async () => {
+      const missing = createLedger(client, "no-such-table", { now: () => clock });
+
+      const error = await missing.claim(facts()).catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(LedgerUnavailableError);
+      expect((error as LedgerUnavailableError).cause).toMatchObject({ name: "ResourceNotFoundException" });
+    });
+
+    it("on completion surface as LedgerUnavailableError, not as a lost lease", async () => {
+      const missing = createLedger(client, "no-such-table", { now: () => clock });
+      const entry = { id: newEventId(), type: "invoice.paid", status: "processing" as const, attempts: 1, firstSeenAt: "" };
+
+      await expect(missing.complete(entry, "x")).rejects.toBeInstanceOf(LedgerUnavailableError);
+    });
+  });
+
+  describe("listLedgerEntries", () => {
+    let listTable: string;
+    const ids = { old: newEventId(), middle: newEventId(), newest: newEventId() };
+
+    beforeAll(async () => {
+      listTable = await engine().createLedgerTable();
+      const at = (ms: number) => createLedger(client, listTable, { now: () => start + ms });
+      const old = await at(0).claim(facts({ id: ids.old }));
+      if (old.kind === "claimed") await at(100).complete(old.entry, "ok");
+      await at(1000).recordIgnored(facts({ id: ids.middle, type: "customer.created" }));
+      const newest = await at(2000).claim(facts({ id: ids.newest }));
+      if (newest.kind === "claimed") await at(2100).fail(newest.entry, "Error: boom");
+    });
+
+    it("lists every entry, newest first, with its status and attempts", async () => {
+      const entries = await listLedgerEntries(client, listTable);
+
+      expect(entries.map((entry) => [entry.id, entry.status, entry.attempts])).toEqual([
+        [ids.newest, "failed", 1],
+        [ids.middle, "ignored", 1],
+        [ids.old, "processed", 1],
+      ]);
+      expect(entries[0]).toMatchObject({ type: "invoice.paid", firstSeenAt: new Date(start + 2000).toISOString(), lastError: "Error: boom" });
+      expect(entries[2]?.processedAt).toBe(new Date(start + 100).toISOString());
+    });
+
+    it("filters by status and by type, and limits the count", async () => {
+      expect((await listLedgerEntries(client, listTable, { status: "processed" })).map((entry) => entry.id)).toEqual([ids.old]);
+      expect((await listLedgerEntries(client, listTable, { type: "invoice.paid" })).map((entry) => entry.id)).toEqual([ids.newest, ids.old]);
+      expect((await listLedgerEntries(client, listTable, { limit: 1 })).map((entry) => entry.id)).toEqual([ids.newest]);
+    });
+  });
+});
