@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { buildEvent, signPayload } from "@stripe-webhooks/core/testing/stripe-events";
 import { afterEach, describe, expect, it } from "vitest";
+import { startDynalite } from "../src/local-dynamo.ts";
 import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
 
 /*
@@ -138,5 +139,49 @@ describe("receiver lifecycle", () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/error: STRIPE_WEBHOOK_SECRET is not a Stripe webhook signing secret: expected "whsec_"/);
     expect(run.stderr).not.toContain(key);
+  });
+});
+
+describe("other DynamoDB endpoints", () => {
+  it("uses DYNAMODB_ENDPOINT instead of the embedded engine, and events reads it directly or as a linked stage", async () => {
+    const data = tempDataDir();
+    cleanups.push(data.remove);
+    // Stands in for DynamoDB Local or a real endpoint: any DynamoDB API outside the receiver.
+    const outside = await startDynalite(undefined);
+    cleanups.push(() => void outside.close());
+    const table = "e2e-external-ledger";
+    const env = { DATA_DIR: data.dir, DYNAMODB_ENDPOINT: outside.endpoint, LEDGER_TABLE: table };
+
+    const receiver = track(await startReceiver({ ...env, PORT: "0" }));
+    expect(receiver.dynamodbEndpoint).toBe(outside.endpoint);
+    expect(receiver.output()).toContain(`DynamoDB at ${outside.endpoint}, table ${table} (created)`);
+
+    const triggered = await runScript("trigger", ["customer.subscription.updated"], { DATA_DIR: data.dir });
+    expect(triggered.code, triggered.stderr).toBe(0);
+    const id = /^(evt_\S+) customer\.subscription\.updated -> 200/m.exec(triggered.stdout)?.[1] ?? "";
+
+    // Found through the running receiver's receiver.json...
+    const viaReceiver = await runScript("events", ["--json"], { DATA_DIR: data.dir });
+    expect((JSON.parse(viaReceiver.stdout) as Entry[]).map((entry) => entry.id)).toEqual([id]);
+    expect(await receiver.stop()).toEqual({ code: 0, signal: null });
+
+    // ...through the same override the receiver takes...
+    const viaEndpoint = await runScript("events", [], env);
+    expect(viaEndpoint.stdout).toContain(`Ledger: ${outside.endpoint}, table ${table}`);
+    expect(viaEndpoint.stdout).toMatch(new RegExp(`^${id}\\s+customer\\.subscription\\.updated\\s+processed\\s+1\\s`, "m"));
+
+    // ...and as `sst shell --stage <name>` presents a deployed stage: linked resources plus the
+    // default AWS configuration (here pointed at the stand-in by the standard endpoint variable).
+    const linked = await runScript("events", ["--json"], {
+      DATA_DIR: data.dir,
+      SST_RESOURCE_App: JSON.stringify({ name: "stripe-webhooks", stage: "e2e" }),
+      SST_RESOURCE_Ledger: JSON.stringify({ type: "sst.aws.Dynamo", name: table }),
+      AWS_ENDPOINT_URL_DYNAMODB: outside.endpoint,
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "e2e",
+      AWS_SECRET_ACCESS_KEY: "e2e",
+    });
+    expect(linked.code, linked.stderr).toBe(0);
+    expect((JSON.parse(linked.stdout) as Entry[]).map((entry) => entry.id)).toEqual([id]);
   });
 });

@@ -10,7 +10,17 @@ import { repoRoot } from "../../src/data-dir.ts";
  */
 
 // Variables a developer's shell may hold that would steer the tools away from the test's setup.
-const steering = ["PORT", "DATA_DIR", "DYNAMODB_ENDPOINT", "LEDGER_TABLE", "STRIPE_WEBHOOK_SECRET", "SST_RESOURCE_Ledger", "SST_RESOURCE_App"];
+const steering = [
+  "PORT",
+  "DATA_DIR",
+  "DYNAMODB_ENDPOINT",
+  "LEDGER_TABLE",
+  "STRIPE_WEBHOOK_SECRET",
+  "SST_RESOURCE_Ledger",
+  "SST_RESOURCE_App",
+  "AWS_ENDPOINT_URL_DYNAMODB",
+  "POWERTOOLS_LOG_LEVEL",
+];
 
 function environment(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
