@@ -177,6 +177,11 @@ async function main(): Promise<number> {
     );
   }
   const secrets = config.envSecrets ?? [loadOrCreateSecret(config.dataDir).secret];
+  // Listened for from here on, so a Ctrl+C during startup still ends in an orderly stop.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
 
   let handlerLoaded: (invoke: Invoke) => void = () => {};
   const handler = new Promise<Invoke>((resolve) => (handlerLoaded = resolve));
@@ -253,10 +258,7 @@ async function main(): Promise<number> {
     throw error;
   }
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  const signal = await stopSignal;
   // A second signal while draining means "now": exit without waiting.
   const force = () => process.exit(130);
   process.once("SIGINT", force);
