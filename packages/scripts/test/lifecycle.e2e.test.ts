@@ -29,9 +29,15 @@ interface Entry {
 }
 
 /** Sends the first half of a signed event, then the rest once `midway` resolves. */
-function slowDelivery(url: string, secret: string, midway: Promise<unknown>): { id: string; answer: Promise<{ status: number; body: string }> } {
+function slowDelivery(
+  url: string,
+  secret: string,
+  midway: Promise<unknown>,
+): { id: string; started: Promise<void>; answer: Promise<{ status: number; body: string }> } {
   const event = buildEvent("invoice.paid");
   const payload = Buffer.from(JSON.stringify(event, null, 2));
+  let connected: () => void = () => {};
+  const started = new Promise<void>((resolve) => (connected = resolve));
   const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = request(url, {
       method: "POST",
@@ -47,10 +53,11 @@ function slowDelivery(url: string, secret: string, midway: Promise<unknown>): { 
       response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
     });
     req.on("error", reject);
+    req.on("socket", (socket) => socket.once("connect", connected));
     req.write(payload.subarray(0, 100));
     void midway.then(() => req.end(payload.subarray(100)));
   });
-  return { id: String(event.id), answer };
+  return { id: String(event.id), started, answer };
 }
 
 describe("receiver lifecycle", () => {
@@ -78,7 +85,9 @@ describe("receiver lifecycle", () => {
     // SIGTERM while a delivery is half sent: it is still answered, then the receiver exits 0.
     const draining = first.waitFor(/SIGTERM: finishing in-flight requests/);
     const slow = slowDelivery(first.url, secret, draining);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The server must have parsed the request's headers, or the connection counts as idle.
+    await slow.started;
+    await new Promise((resolve) => setTimeout(resolve, 500));
     process.kill(first.pid, "SIGTERM");
     const answered = await slow.answer;
     expect(answered.status).toBe(200);

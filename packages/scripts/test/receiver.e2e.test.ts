@@ -155,16 +155,20 @@ describe("npm start", () => {
   });
 
   it("events filters by status and type and limits newest first", async () => {
-    const all = await events();
+    // Independent reads of a ledger nobody writes to now: run side by side.
+    const [all, limited, failed, processed, table] = await Promise.all([
+      events(),
+      events(["--limit", "2"]),
+      events(["--status", "failed"]),
+      events(["--status", "processed", "--type", "checkout.session.completed"]),
+      runScript("events", [], env),
+    ]);
     expect(all.length).toBeGreaterThanOrEqual(4);
-    const limited = await events(["--limit", "2"]);
     expect(limited).toEqual(all.slice(0, 2));
-    expect(await events(["--status", "failed"])).toEqual([]);
-    const processed = await events(["--status", "processed", "--type", "checkout.session.completed"]);
+    expect(failed).toEqual([]);
     expect(processed.length).toBeGreaterThanOrEqual(1);
     expect(processed.every((item) => item.type === "checkout.session.completed")).toBe(true);
 
-    const table = await runScript("events", [], env);
     expect(table.stdout).toMatch(/^ID\s+TYPE\s+STATUS\s+ATTEMPTS\s+FIRST SEEN\s+PROCESSED AT\s+LAST ERROR$/m);
     expect(table.stdout).toContain(all[0]?.id ?? "none");
   });
