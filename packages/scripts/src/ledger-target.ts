@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { Resource } from "sst";
 import { dynamoDataPath, readReceiverState } from "./data-dir.ts";
-import { dynamoClient, startDynalite } from "./local-dynamo.ts";
+import { dynamoClient, ledgerTableName, localRegion, startDynalite } from "./local-dynamo.ts";
 
 /*
  * Which ledger table the events tool reads, in this order:
@@ -20,8 +20,6 @@ export interface LedgerTarget {
   close(): Promise<void>;
 }
 
-const defaultTableName = "stripe-webhooks-local-ledger";
-
 /** Resource.Ledger when SST links are active, without Resource's throw when they are not. */
 function linkedLedger(): { name: string; stage: string } | undefined {
   if (!process.env.SST_RESOURCE_Ledger) return undefined;
@@ -29,7 +27,7 @@ function linkedLedger(): { name: string; stage: string } | undefined {
 }
 
 export async function findLedger(dataDir: string): Promise<LedgerTarget> {
-  const region = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || "us-east-1";
+  const region = localRegion();
   const linked = linkedLedger();
   if (linked) {
     // The default credential chain and region, as `sst shell` sets them up for the stage.
@@ -45,7 +43,7 @@ export async function findLedger(dataDir: string): Promise<LedgerTarget> {
   const endpoint = process.env.DYNAMODB_ENDPOINT;
   const running = readReceiverState(dataDir);
   if (endpoint || running) {
-    const tableName = endpoint ? process.env.LEDGER_TABLE || defaultTableName : (running?.tableName ?? "");
+    const tableName = endpoint ? ledgerTableName() : (running?.tableName ?? "");
     const url = endpoint ?? running?.dynamodbEndpoint ?? "";
     const client = dynamoClient(url, endpoint ? region : (running?.region ?? region));
     return {
@@ -62,7 +60,7 @@ export async function findLedger(dataDir: string): Promise<LedgerTarget> {
   if (existsSync(path)) {
     const dynamo = await startDynalite(path);
     const client = dynamoClient(dynamo.endpoint, region);
-    const tableName = process.env.LEDGER_TABLE || defaultTableName;
+    const tableName = ledgerTableName();
     return {
       client,
       tableName,

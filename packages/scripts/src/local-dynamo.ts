@@ -9,6 +9,16 @@ import {
 import { ledgerCreateTableInput, ledgerTable, ledgerTimeToLive } from "@stripe-webhooks/core/ledger-table";
 import dynalite from "dynalite";
 
+/** The ledger table's name locally: LEDGER_TABLE, else a fixed local name. */
+export function ledgerTableName(): string {
+  return process.env.LEDGER_TABLE || "stripe-webhooks-local-ledger";
+}
+
+/** The region local clients sign for; local engines accept any. */
+export function localRegion(): string {
+  return process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || "us-east-1";
+}
+
 /** Any credentials do for dynalite and DynamoDB Local; the SDK only insists on having some. */
 export const localCredentials = { accessKeyId: "local", secretAccessKey: "local" };
 

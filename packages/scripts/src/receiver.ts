@@ -1,95 +1,25 @@
 import { isAbsolute, relative } from "node:path";
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
-import { parseCli, parseCount, runMain, UsageError } from "./cli.ts";
+import { runMain, UsageError } from "./cli.ts";
 import {
   defaultDataDir,
   dynamoDataPath,
   readReceiverState,
   removeReceiverState,
-  resolveDataDir,
   writeReceiverState,
 } from "./data-dir.ts";
-import { dynamoClient, ensureLedgerTable, isLoopbackEndpoint, localCredentials, startDynalite } from "./local-dynamo.ts";
 import { functionTimeoutMs } from "./lambda-context.ts";
+import { dynamoClient, ensureLedgerTable, startDynalite } from "./local-dynamo.ts";
+import { configureHandlerEnvironment, readConfig, type Config } from "./receiver-config.ts";
 import { createReceiverServer, type Invoke } from "./receiver-server.ts";
-import { loadOrCreateSecret, parseWebhookSecrets } from "./secrets.ts";
+import { loadOrCreateSecret } from "./secrets.ts";
 
 /*
  * `npm start`: the webhook pipeline on this machine. An HTTP server turns requests into Lambda
  * function URL events for the very handler module that is deployed, configured the way SST
  * configures it in Lambda (SST_RESOURCE_* variables), against an embedded DynamoDB.
  */
-
-const usage = `Usage: npm start -- [options]
-
-Options (each also settable by the environment variable in brackets):
-  --port N                  port on 127.0.0.1, 0 for a free one [PORT, default 3000]
-  --data-dir DIR            ledger files, generated secret, receiver.json [DATA_DIR, default .data/local]
-  --memory                  keep the ledger in memory: nothing of it survives a restart
-  --dynamodb-endpoint URL   use this DynamoDB (DynamoDB Local, a real endpoint) instead of the
-                            embedded one [DYNAMODB_ENDPOINT]; the table is [LEDGER_TABLE]
-  --verbose                 let the handler's JSON logs through at INFO [POWERTOOLS_LOG_LEVEL]
-  -h, --help
-
-Signing secrets: STRIPE_WEBHOOK_SECRET=whsec_...[,whsec_...]; without it a secret is generated
-once and kept in the data directory.`;
-
-const defaultPort = 3000;
-const defaultTableName = "stripe-webhooks-local-ledger";
-
-interface Config {
-  port: number;
-  dataDir: string;
-  memory: boolean;
-  externalEndpoint: string | undefined;
-  tableName: string;
-  region: string;
-  verbose: boolean;
-  envSecrets: string[] | undefined;
-}
-
-function readConfig(): Config | undefined {
-  const { values } = parseCli(
-    {
-      options: {
-        port: { type: "string" },
-        "data-dir": { type: "string" },
-        memory: { type: "boolean", default: false },
-        "dynamodb-endpoint": { type: "string" },
-        verbose: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    },
-    usage,
-  );
-  if (values.help) {
-    console.log(usage);
-    return undefined;
-  }
-  const externalEndpoint = values["dynamodb-endpoint"] ?? (process.env.DYNAMODB_ENDPOINT || undefined);
-  if (externalEndpoint && !URL.canParse(externalEndpoint)) {
-    throw new UsageError(`DynamoDB endpoint "${externalEndpoint}" is not a URL (e.g. http://127.0.0.1:8000)`);
-  }
-  if (externalEndpoint && values.memory) {
-    throw new UsageError("--memory and a DynamoDB endpoint exclude each other: pick one");
-  }
-  const port = parseCount(values.port ?? (process.env.PORT || undefined), "PORT", defaultPort);
-  if (port > 65535) throw new UsageError(`PORT must be at most 65535, got ${port}`);
-  const secretList = process.env.STRIPE_WEBHOOK_SECRET;
-  return {
-    port,
-    dataDir: resolveDataDir(values["data-dir"]),
-    memory: values.memory,
-    externalEndpoint,
-    tableName: process.env.LEDGER_TABLE || defaultTableName,
-    region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || "us-east-1",
-    verbose: values.verbose,
-    envSecrets: secretList ? parseWebhookSecrets(secretList, "STRIPE_WEBHOOK_SECRET") : undefined,
-  };
-}
 
 function listen(server: ReturnType<typeof createReceiverServer>["server"], port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -108,31 +38,6 @@ function listen(server: ReturnType<typeof createReceiverServer>["server"], port:
       resolve(typeof address === "object" && address ? address.port : port);
     });
   });
-}
-
-/**
- * The variables SST sets for the deployed function, pointed at local resources. They must be
- * in place before the handler module is first imported: it (and `sst`'s Resource) read them
- * at load time.
- */
-function configureHandlerEnvironment(config: Config, endpoint: string, secrets: string[]): void {
-  const env = process.env;
-  env.SST_RESOURCE_App = JSON.stringify({ name: "stripe-webhooks", stage: "local" });
-  env.SST_RESOURCE_StripeWebhookSecret = JSON.stringify({ type: "sst.sst.Secret", value: secrets.join(",") });
-  env.SST_RESOURCE_Ledger = JSON.stringify({ type: "sst.aws.Dynamo", name: config.tableName });
-  // Only test-mode events may reach a developer's machine.
-  env.STRIPE_MODE = "test";
-  env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
-  env.AWS_REGION = config.region;
-  if (isLoopbackEndpoint(endpoint)) {
-    env.AWS_ACCESS_KEY_ID = localCredentials.accessKeyId;
-    env.AWS_SECRET_ACCESS_KEY = localCredentials.secretAccessKey;
-    delete env.AWS_SESSION_TOKEN;
-  }
-  // The handler logs one JSON line per request through Powertools (INFO when handled, WARN when
-  // refused). Locally the receiver's own line says the same readably, the refusal message
-  // included, so by default only errors (failures, with their stacks) come through as JSON.
-  env.POWERTOOLS_LOG_LEVEL ??= config.verbose ? "INFO" : "ERROR";
 }
 
 /** A path as short as it can be shown: relative when under the working directory. */
