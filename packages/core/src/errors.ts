@@ -145,6 +145,7 @@ export function redactSecrets(text: string): string {
  * without the stack, with secrets masked, cut to `maxLength` characters.
  */
 export function errorSummary(error: unknown, maxLength = 500): string {
-  const text = redactSecrets(error instanceof Error ? `${error.name}: ${error.message}` : `Non-error thrown: ${String(error)}`);
+  const described = error instanceof Error ? `${error.name}: ${error.message}` : `Non-error thrown: ${String(error)}`;
+  const text = redactSecrets(described);
   return text.length > maxLength ? `${text.slice(0, maxLength - 1)}…` : text;
 }

@@ -86,6 +86,7 @@ export const exampleHandlers: HandlerRegistry = {
       attemptCount: invoice.attempt_count,
       nextPaymentAttempt: invoice.next_payment_attempt,
     });
-    return done(`notify ${idOf(invoice.customer) ?? "customer"} of failed attempt ${invoice.attempt_count} on ${invoice.id ?? "invoice"}`);
+    const customer = idOf(invoice.customer) ?? "customer";
+    return done(`notify ${customer} of failed attempt ${invoice.attempt_count} on ${invoice.id ?? "invoice"}`);
   },
 };

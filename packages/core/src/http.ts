@@ -74,7 +74,8 @@ export function describeResult(result: PipelineResult): ResultDescription {
     const { kind } = result.outcome;
     const statusCode = outcomeStatus[kind];
     if (statusCode === 200) return { statusCode, code: kind };
-    return { statusCode, code: kind.replace("-", "_"), message: "Another delivery of this event is being processed; retry later." };
+    const message = "Another delivery of this event is being processed; retry later.";
+    return { statusCode, code: kind.replace("-", "_"), message };
   }
   const { error } = result;
   if (error instanceof MethodNotAllowedError) {
@@ -95,10 +96,12 @@ export function describeResult(result: PipelineResult): ResultDescription {
   if (error instanceof LivemodeMismatchError) {
     // 422, not 2xx: acknowledging would drop the event for good, while refusing keeps Stripe
     // retrying (and flagging the endpoint) until the stage's mode or secret is fixed.
-    return { statusCode: 422, code: "livemode_mismatch", message: `This endpoint accepts ${error.stageMode}-mode events only.` };
+    const message = `This endpoint accepts ${error.stageMode}-mode events only.`;
+    return { statusCode: 422, code: "livemode_mismatch", message };
   }
   if (error instanceof HandlerFailedError) {
-    return { statusCode: 500, code: "handler_failed", message: "The event could not be processed; it will be retried." };
+    const message = "The event could not be processed; it will be retried.";
+    return { statusCode: 500, code: "handler_failed", message };
   }
   if (error instanceof LedgerUnavailableError) {
     return { statusCode: 500, code: "ledger_unavailable", message: "Temporarily unavailable; retry later." };

@@ -129,7 +129,10 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
   const retention = (options.retentionDays ?? ledgerRetentionDays) * 86_400;
   const expiresAt = (nowMs: number): AttributeValue => ({ N: String(Math.floor(nowMs / 1000) + retention) });
 
-  async function write(event: LedgerEvent, status: "processing" | "ignored"): Promise<{ kind: "written"; entry: LedgerEntry } | Contended> {
+  async function write(
+    event: LedgerEvent,
+    status: "processing" | "ignored",
+  ): Promise<{ kind: "written"; entry: LedgerEntry } | Contended> {
     const nowMs = now();
     const values: Item = {
       ":type": { S: event.type },
@@ -167,7 +170,9 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
     const update = `SET ${sets.join(", ")}${status === "processing" ? "" : " REMOVE #leaseExpiresAt"}`;
     // Claimable: never seen, failed last time, or claimed by a delivery that ran out of time
     // (its lease expired) without recording a result.
-    const condition = `attribute_not_exists(#${attr.pk}) OR #status = :failed OR (#status = :processing AND #leaseExpiresAt <= :now)`;
+    const condition =
+      `attribute_not_exists(#${attr.pk}) OR #status = :failed` +
+      " OR (#status = :processing AND #leaseExpiresAt <= :now)";
     const key = eventKey(event.id);
     try {
       const result = await client.send(
@@ -241,7 +246,8 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       return release(claim, ["#status = :processed", "#processedAt = :nowIso", "#outcome = :outcome"], {
         ":processed": { S: "processed" },
         ":nowIso": { S: new Date(now()).toISOString() },
-        ":outcome": { S: outcome },
+        // A handler's outcome is meant to be one line; a runaway one must not hit the item size limit.
+        ":outcome": { S: outcome.slice(0, 1000) },
       });
     },
     fail(claim, errorSummary) {
@@ -314,7 +320,9 @@ export async function getLedgerEntry(
   tableName: string,
   eventId: string,
 ): Promise<LedgerEntry | undefined> {
-  const result = await client.send(new GetItemCommand({ TableName: tableName, Key: eventKey(eventId), ConsistentRead: true }));
+  const result = await client.send(
+    new GetItemCommand({ TableName: tableName, Key: eventKey(eventId), ConsistentRead: true }),
+  );
   return toEntry(result.Item);
 }
 
@@ -324,7 +332,8 @@ function eventKey(eventId: string): Item {
 
 // DynamoDB rejects placeholders an expression does not use, so pass only the used ones.
 function usedNames(expressions: string): Record<string, string> {
-  return Object.fromEntries(Object.entries(names).filter(([placeholder]) => new RegExp(`${placeholder}\\b`).test(expressions)));
+  const used = Object.entries(names).filter(([placeholder]) => new RegExp(`${placeholder}\\b`).test(expressions));
+  return Object.fromEntries(used);
 }
 
 function contended(entry: LedgerEntry | undefined): Contended {
@@ -348,9 +357,9 @@ function toEntry(item: Item | undefined): LedgerEntry | undefined {
   const status = item[attr.status]?.S;
   const attempts = Number(item[attr.attempts]?.N);
   const firstSeenAt = item[attr.firstSeenAt]?.S;
-  if (id === undefined || type === undefined || !isStatus(status) || !Number.isInteger(attempts) || firstSeenAt === undefined) {
-    return undefined;
-  }
+  // Not an event entry (another item kind, or a hand-edited item): skip it rather than guess.
+  if (id === undefined || type === undefined || firstSeenAt === undefined) return undefined;
+  if (!isStatus(status) || !Number.isInteger(attempts)) return undefined;
   const entry: LedgerEntry = { id, type, status, attempts, firstSeenAt };
   const lease = item[attr.leaseExpiresAt]?.N;
   const apiVersion = item[attr.apiVersion];

@@ -66,8 +66,8 @@ export function loadWebhookConfig(raw: RawWebhookConfig): WebhookConfig {
   if (mode !== "test" && mode !== "live") {
     throw new ConfigurationError(`STRIPE_MODE must be "test" or "live", not "${mode}".`);
   }
-  const toleranceSeconds =
-    raw.toleranceSeconds === undefined || raw.toleranceSeconds === "" ? defaultToleranceSeconds : Number(raw.toleranceSeconds);
+  const toleranceText = raw.toleranceSeconds ?? "";
+  const toleranceSeconds = toleranceText === "" ? defaultToleranceSeconds : Number(toleranceText);
   // stripe treats 0 as "no age check", which would make every signature replayable forever.
   if (!Number.isInteger(toleranceSeconds) || toleranceSeconds <= 0) {
     throw new ConfigurationError(
@@ -104,14 +104,18 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDepend
   return toHttpResponse(result);
 }
 
-async function processWebhook(request: WebhookRequest, deps: WebhookDependencies, trace: Trace): Promise<WebhookOutcome> {
+async function processWebhook(
+  request: WebhookRequest,
+  deps: WebhookDependencies,
+  trace: Trace,
+): Promise<WebhookOutcome> {
   const body = readWebhookBody(request, deps.maxBodyBytes ?? maxBodyBytes);
   const { config, ledger } = resolveSettings(deps);
   const event = verifyStripeEvent(body, headerValue(request.headers, "stripe-signature"), {
     secrets: config.secrets,
     toleranceSeconds: config.toleranceSeconds,
     futureSkewSeconds: config.futureSkewSeconds,
-    ...(deps.now === undefined ? {} : { now: deps.now }),
+    now: deps.now,
   });
   trace.eventId = event.id;
   trace.eventType = event.type;
@@ -123,7 +127,7 @@ async function processWebhook(request: WebhookRequest, deps: WebhookDependencies
     livemode: event.livemode,
     apiVersion: event.api_version,
     created: event.created,
-    ...(event.account === undefined ? {} : { account: event.account }),
+    account: event.account,
   };
   if (!isCatalogEvent(event)) {
     const ignored = await ledger.recordIgnored(facts);
@@ -226,7 +230,10 @@ function logResult(
 function errorDetails(error: unknown): Record<string, unknown> {
   const details: Record<string, unknown> = { error: errorSummary(error) };
   if (error instanceof InvalidSignatureError) details.reason = error.reason;
-  const explained = error instanceof HandlerFailedError || error instanceof LedgerUnavailableError || error instanceof ConfigurationError;
+  const explained =
+    error instanceof HandlerFailedError ||
+    error instanceof LedgerUnavailableError ||
+    error instanceof ConfigurationError;
   if (explained && error.cause !== undefined) details.cause = errorSummary(error.cause);
   // Stacks only where they point at code to fix: a handler, or a bug of ours.
   const fault = error instanceof HandlerFailedError ? error.cause : error instanceof WebhookError ? undefined : error;

@@ -104,7 +104,8 @@ function matchAnySecret(
     reason,
     reason === "timestamp-too-old"
       ? `The signature is older than ${toleranceSeconds} s: a replay, or a delivery delayed past the tolerance.`
-      : "No signature matches the configured secrets: check that the endpoint's signing secret is the one this stage holds.",
+      : "No signature matches the configured secrets: " +
+          "check that the endpoint's signing secret is the one this stage holds.",
   );
 }
 

@@ -81,7 +81,9 @@ export function engineDefinitions(): EngineDefinition[] {
     runnable: java.ok || required,
     start: () => {
       if (!java.ok) {
-        throw new Error(`DynamoDB Local is required here (CI or REQUIRE_DYNAMODB_LOCAL=1) but cannot start: ${java.reason}.`);
+        throw new Error(
+          `DynamoDB Local is required here (CI or REQUIRE_DYNAMODB_LOCAL=1) but cannot start: ${java.reason}.`,
+        );
       }
       return startDynamoDbLocal();
     },
@@ -106,7 +108,8 @@ export async function startDynalite(): Promise<Engine> {
     server.listen(0, "127.0.0.1", () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  return engine("dynalite", `http://127.0.0.1:${port}`, { returnsItemOnConditionFailure: false, timeToLive: false }, async () => {
+  const features = { returnsItemOnConditionFailure: false, timeToLive: false };
+  return engine("dynalite", `http://127.0.0.1:${port}`, features, async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
@@ -148,7 +151,11 @@ export async function unreachableEndpoint(): Promise<string> {
  * Counts the requests a client sends (one per command, retries not included), through SDK
  * middleware, so tests can hold the ledger to its request budget.
  */
-export function countRequests(client: DynamoDBClient): { readonly total: number; byCommand: Map<string, number>; reset(): void } {
+export function countRequests(client: DynamoDBClient): {
+  readonly total: number;
+  byCommand: Map<string, number>;
+  reset(): void;
+} {
   const byCommand = new Map<string, number>();
   client.middlewareStack.add(
     (next, context) => (args) => {
@@ -177,7 +184,10 @@ function engine(
     new DynamoDBClient({
       endpoint,
       region: testAwsEnvironment.AWS_REGION,
-      credentials: { accessKeyId: testAwsEnvironment.AWS_ACCESS_KEY_ID, secretAccessKey: testAwsEnvironment.AWS_SECRET_ACCESS_KEY },
+      credentials: {
+        accessKeyId: testAwsEnvironment.AWS_ACCESS_KEY_ID,
+        secretAccessKey: testAwsEnvironment.AWS_SECRET_ACCESS_KEY,
+      },
     });
   const admin = client();
   return {
@@ -233,7 +243,9 @@ async function waitUntilServing(endpoint: string, child: ChildProcess): Promise<
         ),
         exited,
       ]);
-      if (ready) return;
+      // Answered, and by our process: had the JVM lost the port to another server, it would
+      // have exited on its BindException by now.
+      if (ready && child.exitCode === null) return;
       await sleep(100);
     }
     throw new Error(`DynamoDB Local did not answer within 60 s: ${output}`);
