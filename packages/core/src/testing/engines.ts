@@ -220,8 +220,13 @@ async function waitUntilActive(client: DynamoDBClient, tableName: string): Promi
 
 async function waitUntilServing(endpoint: string, child: ChildProcess): Promise<void> {
   let output = "";
-  child.stdout?.on("data", (chunk: Buffer) => (output = `${output}${chunk.toString()}`.slice(-4000)));
-  child.stderr?.on("data", (chunk: Buffer) => (output = `${output}${chunk.toString()}`.slice(-4000)));
+  let bannerSeen = false;
+  const collect = (chunk: Buffer) => {
+    output = `${output}${chunk.toString()}`.slice(-4000);
+    bannerSeen ||= output.includes("Initializing DynamoDB Local");
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
   const exited = new Promise<never>((_, reject) => {
     child.once("error", reject);
     child.once("exit", (code) => reject(new Error(`DynamoDB Local exited with ${code}: ${output}`)));
@@ -243,10 +248,10 @@ async function waitUntilServing(endpoint: string, child: ChildProcess): Promise<
         ),
         exited,
       ]);
-      // Answered, and by our process: had the JVM lost the port to another server, it would
-      // have exited on its BindException by now.
-      if (ready && child.exitCode === null) return;
       await sleep(100);
+      // Answered, and by our process: the JVM binds right after printing its banner, and one
+      // that lost the port to another server exits on its BindException within that pause.
+      if (ready && bannerSeen && child.exitCode === null) return;
     }
     throw new Error(`DynamoDB Local did not answer within 60 s: ${output}`);
   } finally {
