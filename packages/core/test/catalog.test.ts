@@ -1,6 +1,7 @@
-import { describe, expect, it } from "vitest";
+import type Stripe from "stripe";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { eventCatalog, isCatalogEventType } from "../src/catalog.ts";
-import { dispatch, isCatalogEvent, type WebhookLogger } from "../src/dispatch.ts";
+import { dispatch, isCatalogEvent, type HandlerRegistry, type WebhookLogger } from "../src/dispatch.ts";
 import { exampleHandlers } from "../src/handlers.ts";
 import { asStripeEvent } from "../src/verify.ts";
 import { buildableTypes, buildEvent } from "../src/testing/stripe-events.ts";
@@ -27,6 +28,20 @@ describe("the catalog", () => {
     expect(eventCatalog.every(isCatalogEventType)).toBe(true);
     expect(isCatalogEventType("customer.created")).toBe(false);
     expect(isCatalogEventType("invoice.paid.extra")).toBe(false);
+  });
+
+  it("types each handler with the stripe package's event for its key (checked by tsc)", () => {
+    expectTypeOf<Parameters<HandlerRegistry["invoice.paid"]>[0]>().toEqualTypeOf<Stripe.InvoicePaidEvent>();
+    expectTypeOf<Parameters<HandlerRegistry["checkout.session.completed"]>[0]>().toEqualTypeOf<Stripe.CheckoutSessionCompletedEvent>();
+
+    // A registry with a type outside the catalog, or without one of its types, does not compile.
+    const noop = async () => ({ outcome: "" });
+    // @ts-expect-error "customer.created" is not in the catalog
+    const extra: HandlerRegistry = { ...exampleHandlers, "customer.created": noop };
+    const { "invoice.paid": _omitted, ...rest } = exampleHandlers;
+    // @ts-expect-error "invoice.paid" has no handler
+    const incomplete: HandlerRegistry = rest;
+    expect([extra, incomplete]).toHaveLength(2);
   });
 
   it("can be built from Stripe's fixtures for every type", () => {
