@@ -8,6 +8,10 @@ declare module "sst" {
   export interface Resource {
     "Ledger": {
       "name": string
+      "type": "sst.sst.Linkable"
+    }
+    "LedgerTable": {
+      "name": string
       "type": "sst.aws.Dynamo"
     }
     "StripeWebhookSecret": {

@@ -1,8 +1,9 @@
+import { handlerTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import { router } from "./router";
 import { settings } from "./stage";
 import { webhookSecret } from "./stripe";
-import { table } from "./table";
+import { ledger } from "./table";
 
 export const handler = new sst.aws.Function("WebhookHandler", {
   handler: "packages/functions/src/webhook.handler",
@@ -12,10 +13,10 @@ export const handler = new sst.aws.Function("WebhookHandler", {
   // DynamoDB are CPU-bound) at a negligible cost for a function that runs tens of ms.
   memory: "512 MB",
   // Stripe stops waiting after a few seconds and retries anyway; a longer timeout would only
-  // hold the event's lease longer. The ledger's lease is longer than this (see core).
-  timeout: "10 seconds",
+  // hold the event's lease longer. Core derives the ledger's lease from the same constant.
+  timeout: `${handlerTimeoutSeconds} seconds`,
   url: { router: { instance: router, path: webhookPath }, cors: false },
-  link: [webhookSecret, table],
+  link: [webhookSecret, ledger],
   environment: { STRIPE_MODE: settings.mode },
   logging: { retention: settings.logRetention, format: "json" },
   ...(settings.reservedConcurrency === undefined

@@ -1,8 +1,8 @@
-import { ledgerTable } from "@stripe-webhooks/core/ledger-table";
+import { ledgerHandlerActions, ledgerTable } from "@stripe-webhooks/core/ledger-table";
 import { settings } from "./stage";
 
 /** The exactly-once ledger: one item per Stripe event id, expired by DynamoDB's TTL. */
-export const table = new sst.aws.Dynamo("Ledger", {
+export const table = new sst.aws.Dynamo("LedgerTable", {
   fields: { [ledgerTable.partitionKey]: "string" },
   primaryIndex: { hashKey: ledgerTable.partitionKey },
   ttl: ledgerTable.ttlAttribute,
@@ -14,4 +14,13 @@ export const table = new sst.aws.Dynamo("Ledger", {
       args.pointInTimeRecovery = { enabled: settings.pointInTimeRecovery };
     },
   },
+});
+
+/**
+ * What the handler links instead of the table itself: the same `Resource.Ledger.name`, but
+ * with least privilege. Linking `table` directly would grant `dynamodb:*` on it and its indexes.
+ */
+export const ledger = new sst.Linkable("Ledger", {
+  properties: { name: table.name },
+  include: [sst.aws.permission({ actions: [...ledgerHandlerActions], resources: [table.arn] })],
 });

@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventCatalog } from "../../packages/core/src/catalog.ts";
-import { ledgerTable } from "../../packages/core/src/ledger-table.ts";
+import { ledgerHandlerActions, ledgerTable } from "../../packages/core/src/ledger-table.ts";
 import { webhookPath } from "../../packages/core/src/webhook-path.ts";
 import { mockEndpointSecret } from "./synth/mocks.ts";
 import { all, only, root, synth, type SynthResult } from "./synth/synth.ts";
@@ -103,6 +103,18 @@ describe("a development stage", () => {
     expect(build.links.Ledger?.name).toBe(dev.outputs?.table);
     expect(existsSync(join(build.out, "resource.enc"))).toBe(true);
     expect(readLinksFromBundle(dev)).toEqual({ handler: "function", secret: mockEndpointSecret, table: dev.outputs?.table });
+  });
+
+  it("grants the handler only the DynamoDB actions the ledger performs, on the ledger table only", () => {
+    const role = only(dev, "aws:iam/role:Role");
+    const policies = role.inlinePolicies as { name: string; policy: string }[];
+    expect(policies).toHaveLength(1);
+    const document = JSON.parse(policies[0]!.policy) as { Statement: { Effect: string; Action: string[]; Resource: string[] }[] };
+    const tableArn = dev.registrations.find((r) => r.type === "aws:dynamodb/table:Table")?.state.arn;
+    expect(document.Statement).toEqual([{ Effect: "Allow", Action: [...ledgerHandlerActions], Resource: [tableArn] }]);
+    // SST's default table link would grant dynamodb:* on the table and its indexes.
+    expect(JSON.stringify(role)).not.toMatch(/dynamodb:\*|\/\*"/);
+    expect(role.managedPolicyArns).toEqual(["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]);
   });
 
   it("runs the function on Node.js arm64 in test mode with the chosen memory, timeout and log retention", () => {

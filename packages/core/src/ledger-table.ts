@@ -33,3 +33,11 @@ export function ledgerTimeToLive(tableName: string) {
     TimeToLiveSpecification: { AttributeName: ledgerTable.ttlAttribute, Enabled: true },
   };
 }
+
+/**
+ * The only DynamoDB actions the deployed handler performs on the ledger: the conditional
+ * claim and the result write are UpdateItem, the fallback read of a claimed item is GetItem.
+ * Infra grants exactly these on the table (SST's default link grants `dynamodb:*`); a test
+ * holds the ledger code to this list.
+ */
+export const ledgerHandlerActions = ["dynamodb:UpdateItem", "dynamodb:GetItem"] as const;

@@ -2,6 +2,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { LedgerUnavailableError } from "../src/errors.ts";
 import { createLedger, getLedgerEntry, listLedgerEntries, type Ledger, type LedgerEvent } from "../src/ledger.ts";
+import { ledgerHandlerActions } from "../src/ledger-table.ts";
 import { leaseSeconds } from "../src/limits.ts";
 import { describeEachEngine } from "../src/testing/engine-suites.ts";
 import { countRequests } from "../src/testing/engines.ts";
@@ -206,6 +207,34 @@ describeEachEngine("ledger", (engine) => {
       expect(forDuplicate).toEqual(
         engine().returnsItemOnConditionFailure ? { UpdateItemCommand: 1 } : { UpdateItemCommand: 1, GetItemCommand: 1 },
       );
+    });
+  });
+
+  describe("permissions", () => {
+    it("uses only the actions infra grants the handler (ledgerHandlerActions)", async () => {
+      // Prepare: every ledger path the handler takes, on one counted client.
+      const counted = engine().client();
+      const requests = countRequests(counted);
+      const countedLedger = createLedger(counted, tableName, { now: () => clock });
+      const failing = facts();
+      const ignored = facts({ type: "customer.created" });
+
+      // Act
+      const claimed = await countedLedger.claim(failing);
+      if (claimed.kind !== "claimed") throw new Error(`expected a claim, got ${claimed.kind}`);
+      await countedLedger.claim(failing);
+      await countedLedger.fail(claimed.entry, "boom");
+      const retried = await countedLedger.claim(failing);
+      if (retried.kind !== "claimed") throw new Error(`expected a reclaim, got ${retried.kind}`);
+      await countedLedger.complete(retried.entry, "done");
+      await countedLedger.recordIgnored(ignored);
+      await countedLedger.recordIgnored(ignored);
+      counted.destroy();
+
+      // Assess
+      const actions = [...requests.byCommand.keys()].map((command) => `dynamodb:${command.replace(/Command$/, "")}`);
+      expect(actions.length).toBeGreaterThan(0);
+      expect(actions.filter((action) => !(ledgerHandlerActions as readonly string[]).includes(action))).toEqual([]);
     });
   });
 

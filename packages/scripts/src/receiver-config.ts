@@ -84,7 +84,7 @@ export function configureHandlerEnvironment(config: Config, endpoint: string, se
   const env = process.env;
   env.SST_RESOURCE_App = JSON.stringify({ name: "stripe-webhooks", stage: "local" });
   env.SST_RESOURCE_StripeWebhookSecret = JSON.stringify({ type: "sst.sst.Secret", value: secrets.join(",") });
-  env.SST_RESOURCE_Ledger = JSON.stringify({ type: "sst.aws.Dynamo", name: config.tableName });
+  env.SST_RESOURCE_Ledger = JSON.stringify({ type: "sst.sst.Linkable", name: config.tableName });
   // Only test-mode events may reach a developer's machine.
   env.STRIPE_MODE = "test";
   env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;

@@ -184,7 +184,7 @@ describe("other DynamoDB endpoints", () => {
     const linked = await runScript("events", ["--json"], {
       DATA_DIR: data.dir,
       SST_RESOURCE_App: JSON.stringify({ name: "stripe-webhooks", stage: "e2e" }),
-      SST_RESOURCE_Ledger: JSON.stringify({ type: "sst.aws.Dynamo", name: table }),
+      SST_RESOURCE_Ledger: JSON.stringify({ type: "sst.sst.Linkable", name: table }),
       AWS_ENDPOINT_URL_DYNAMODB: outside.endpoint,
       AWS_REGION: "us-east-1",
       AWS_ACCESS_KEY_ID: "e2e",

@@ -41,6 +41,8 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
   switch (type) {
     case "aws:cloudfront/distribution:Distribution":
       return { domainName: `${name.toLowerCase()}.cloudfront.net`, arn: arn("cloudfront", `distribution/${name}`), hostedZoneId: "Z2FDTNDATAQYW2" };
+    case "aws:dynamodb/table:Table":
+      return { name: physical, arn: arn("dynamodb", `table/${physical}`), streamArn: "" };
     case "aws:lambda/functionUrl:FunctionUrl":
       return { functionUrl: `https://${name.toLowerCase()}.lambda-url.${region}.on.aws/`, urlId: name };
     case "aws:lambda/function:Function":
@@ -84,8 +86,12 @@ export function createMocks(onRegister: (registration: Registration) => void) {
           return { accountId, arn: `arn:aws:iam::${accountId}:user/synth`, userId: "SYNTH", id: accountId };
         case "aws:index/getPartition:getPartition":
           return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws", reverseDnsPrefix: "com.amazonaws" };
-        case "aws:iam/getPolicyDocument:getPolicyDocument":
-          return { json: JSON.stringify({ Version: "2012-10-17", Statement: args.inputs.statements ?? [] }) };
+        case "aws:iam/getPolicyDocument:getPolicyDocument": {
+          // Like the provider: the inputs echoed back, plus the rendered IAM JSON.
+          const statements = (args.inputs.statements ?? []) as { effect?: string; actions?: string[]; resources?: string[] }[];
+          const rendered = statements.map((s) => ({ Effect: s.effect ?? "Allow", Action: s.actions, Resource: s.resources }));
+          return { ...args.inputs, json: JSON.stringify({ Version: "2012-10-17", Statement: rendered }) };
+        }
         default:
           return { ...args.inputs, id: `${args.token}-id` };
       }
