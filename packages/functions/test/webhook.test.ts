@@ -23,7 +23,7 @@ const tableName = "webhook-ledger";
 Object.assign(process.env, testAwsEnvironment, {
   SST_RESOURCE_App: JSON.stringify({ name: "stripe-webhooks", stage: "test" }),
   SST_RESOURCE_StripeWebhookSecret: JSON.stringify({ type: "sst.sst.Secret", value: `${secret},${previousSecret}` }),
-  SST_RESOURCE_Ledger: JSON.stringify({ type: "sst.aws.Dynamo", name: tableName }),
+  SST_RESOURCE_Ledger: JSON.stringify({ type: "sst.sst.Linkable", name: tableName }),
   STRIPE_MODE: "test",
 });
 
