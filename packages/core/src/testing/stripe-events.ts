@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import Stripe from "stripe";
@@ -28,6 +28,9 @@ const cache = new Map<string, FixtureFile>();
 function loadFixtures(path: string): FixtureFile {
   const cached = cache.get(path);
   if (cached) return cached;
+  if (!existsSync(path)) {
+    throw new Error(`Stripe's fixtures are not at ${path}: check out shared/ beside the repository, or set STRIPE_FIXTURES.`);
+  }
   const parsed = JSON.parse(readFileSync(path, "utf8")) as FixtureFile;
   cache.set(path, parsed);
   return parsed;
