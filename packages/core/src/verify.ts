@@ -50,7 +50,9 @@ export function verifyStripeEvent(
   const parsed = matchAnySecret(payload, signatureHeader, options.secrets, tolerance, nowMs);
   const timestamp = signatureTimestamp(signatureHeader);
   const skew = options.futureSkewSeconds ?? futureSkewSeconds;
-  if (timestamp > Math.floor(nowMs / 1000) + skew) {
+  // Negated so a timestamp stripe accepted without a number (`t=abc` signs "NaN.<body>", and
+  // NaN passes stripe's age check) is refused too.
+  if (!(timestamp <= Math.floor(nowMs / 1000) + skew)) {
     throw new InvalidSignatureError(
       "timestamp-in-future",
       `The signature timestamp is more than ${skew} s in the future: check this host's clock.`,
@@ -109,10 +111,16 @@ function matchAnySecret(
   );
 }
 
-// Only called once stripe has accepted the header, so `t=` is present and numeric.
+// The timestamp stripe verified the signature against, read by stripe's own rule: the LAST item
+// whose key is exactly `t`. Reading another one (say the first) would let a sender prepend a
+// fresh `t=` to a signature stamped far ahead and slip past the future check.
 function signatureTimestamp(header: string): number {
-  const part = header.split(",").find((item) => item.trim().startsWith("t="));
-  return Number.parseInt(part?.trim().slice(2) ?? "", 10);
+  let timestamp = Number.NaN;
+  for (const item of header.split(",")) {
+    const [key, value] = item.split("=");
+    if (key === "t") timestamp = Number.parseInt(value ?? "", 10);
+  }
+  return timestamp;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
