@@ -1,0 +1,76 @@
+/*
+ * Every figure in the report is a median with its interquartile range over repeated runs, and
+ * every comparison is the median of per-run ratios (ours and the baseline measured in the same
+ * run, back to back), so slow spells on this shared machine hit both sides of a ratio alike.
+ */
+
+/** A median and the spread around it. */
+export interface Summary {
+  median: number;
+  /** 25th percentile. */
+  p25: number;
+  /** 75th percentile. */
+  p75: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+// Linear interpolation between closest ranks, as spreadsheets do; `sorted` is ascending.
+function quantile(sorted: readonly number[], q: number): number {
+  const position = (sorted.length - 1) * q;
+  const lower = Math.floor(position);
+  const upper = Math.ceil(position);
+  const a = sorted[lower] ?? Number.NaN;
+  const b = sorted[upper] ?? Number.NaN;
+  return a + (b - a) * (position - lower);
+}
+
+export function summarize(values: readonly number[]): Summary {
+  if (values.length === 0) throw new Error("summarize: no values");
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    median: quantile(sorted, 0.5),
+    p25: quantile(sorted, 0.25),
+    p75: quantile(sorted, 0.75),
+    min: sorted[0] ?? Number.NaN,
+    max: sorted.at(-1) ?? Number.NaN,
+    n: sorted.length,
+  };
+}
+
+/** Per-run ratios `numerator[i] / denominator[i]`; both series must come from the same runs. */
+export function pairedRatios(numerator: readonly number[], denominator: readonly number[]): number[] {
+  if (numerator.length !== denominator.length) throw new Error("pairedRatios: runs do not pair up");
+  return numerator.map((value, i) => value / (denominator[i] ?? Number.NaN));
+}
+
+/** The run order for run `run`: the list rotated, so no variant always goes first (or last). */
+export function rotation<T>(items: readonly T[], run: number): T[] {
+  const shift = run % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
+}
+
+/** A deterministic PRNG (mulberry32), so a run's shuffles can be reproduced from its seed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher–Yates with the given random source; returns a new array. */
+export function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const result = [...items];
+  for (let i = result.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(random() * (i + 1));
+    const a = result[i] as T;
+    result[i] = result[j] as T;
+    result[j] = a;
+  }
+  return result;
+}
