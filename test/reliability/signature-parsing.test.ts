@@ -54,3 +54,31 @@ describe("the future-skew check reads the timestamp stripe verified", () => {
     expect(refusal(`t=${now - 1000},${signPayload(payload, secret, now)}`)).toBeUndefined();
   });
 });
+
+describe("the signature covers the exact bytes", () => {
+  it("refuses a genuine body with a byte-order mark prepended (stripe's decoding drops it)", () => {
+    const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), bytes]);
+    expect(refusal(signPayload(payload, secret, now), withBom)?.reason).toBe("no-matching-signature");
+  });
+
+  it("refuses bytes that are not UTF-8, even signed over the text stripe would decode them to", () => {
+    const invalid = Buffer.from([0x7b, 0xff, 0x7d]);
+    const decodedByStripe = new TextDecoder().decode(invalid);
+    expect(refusal(signPayload(decodedByStripe, secret, now), invalid)?.reason).toBe("no-matching-signature");
+  });
+
+  it("still verifies multi-byte UTF-8 byte for byte", () => {
+    const text = JSON.stringify(buildEvent("invoice.paid", { object: { description: "Café ☕ – ünïcode 𝄞" } }));
+    expect(refusal(signPayload(text, secret, now), Buffer.from(text, "utf8"))).toBeUndefined();
+  });
+});
+
+describe("a broken header is a signature failure, never a malformed event", () => {
+  it("answers an empty v1= as a signature failure", () => {
+    expect(refusal(`t=${now},v1=`)?.reason).toBe("no-matching-signature");
+  });
+
+  it("answers an empty v1= next to a genuine one as a signature failure (stripe's compare throws on it)", () => {
+    expect(refusal(`${signPayload(payload, secret, now)},v1=`)).toBeInstanceOf(InvalidSignatureError);
+  });
+});

@@ -85,22 +85,29 @@ function matchAnySecret(
   toleranceSeconds: number,
   nowMs: number,
 ): unknown {
+  const signature = Stripe.webhooks.signature;
+  if (!signature) throw new Error("The stripe package has no webhook signature helper.");
+  const text = exactText(payload);
   let reason: SignatureFailureReason = "no-matching-signature";
   for (const secret of secrets) {
-    let event: unknown;
+    if (text === undefined) break;
     try {
-      event = Stripe.webhooks.constructEvent(payload, header, secret, toleranceSeconds, undefined, nowMs);
+      // The check alone first, so that whatever fails here is the header's or the secret's:
+      // stripe throws a plain Error (not its verification error) for an empty `v1=`.
+      signature.verifyHeader(text, header, secret, toleranceSeconds, undefined, nowMs);
     } catch (error) {
-      if (!(error instanceof Stripe.errors.StripeSignatureVerificationError)) {
-        // stripe only parses after the signature matched, so the bytes are authentic but are
-        // not a JSON event it can read (invalid JSON, or a v2 thin event notification).
-        throw new MalformedEventError("The signed body is not a Stripe event.", { cause: error });
-      }
       // stripe checks the signature before the age, so this message means the secret matched.
-      if (error.message.startsWith("Timestamp outside the tolerance zone")) reason = "timestamp-too-old";
+      const tooOld = error instanceof Error && error.message.startsWith("Timestamp outside the tolerance zone");
+      if (error instanceof Stripe.errors.StripeSignatureVerificationError && tooOld) reason = "timestamp-too-old";
       continue;
     }
-    return event;
+    try {
+      return Stripe.webhooks.constructEvent(text, header, secret, toleranceSeconds, undefined, nowMs);
+    } catch (error) {
+      // The bytes are authentic but are not a JSON event stripe can read (invalid JSON, or a v2
+      // thin event notification).
+      throw new MalformedEventError("The signed body is not a Stripe event.", { cause: error });
+    }
   }
   throw new InvalidSignatureError(
     reason,
@@ -109,6 +116,17 @@ function matchAnySecret(
       : "No signature matches the configured secrets: " +
           "check that the endpoint's signing secret is the one this stage holds.",
   );
+}
+
+// The body as the text Stripe signed, byte for byte: stripe's own decoding drops a leading
+// byte-order mark and replaces invalid UTF-8, so different bytes would verify as the same text.
+// Stripe sends UTF-8 JSON without a BOM; bytes that are not UTF-8 match no signature.
+function exactText(payload: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(payload);
+  } catch {
+    return undefined;
+  }
 }
 
 // The timestamp stripe verified the signature against, read by stripe's own rule: the LAST item
