@@ -1,3 +1,4 @@
+import type { SplitBundle } from "./build.ts";
 import type { BurstResults } from "./sections/burst.ts";
 import type { ColdResults } from "./sections/cold.ts";
 import type { RequestResults } from "./sections/requests.ts";
@@ -11,6 +12,8 @@ export interface BenchResults {
   durationSeconds: number;
   machine: { node: string; cpu: string; cores: number; memoryGiB: number; os: string };
   bundles: Record<VariantName, { bytes: number; gzipBytes: number }>;
+  /** The same handlers built with SST's `nodejs.splitting`. */
+  splitBundles: Record<VariantName, SplitBundle>;
   /** Ours' bundle by package, largest first. */
   oursComposition: { name: string; bytes: number }[];
   cold: ColdResults;

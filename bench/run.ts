@@ -49,6 +49,7 @@ try {
       os: `${type()} ${release()}`,
     },
     bundles: byVariant((name) => ({ bytes: bench.bundles[name].bytes, gzipBytes: bench.bundles[name].gzipBytes })),
+    splitBundles: bench.splitBundles,
     oursComposition: bytesByPackage(bench.bundles.ours.metafile),
     cold,
     warm,

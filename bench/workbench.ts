@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDynalite, type Engine } from "@stripe-webhooks/core/testing/engines";
 import { newWebhookSecret } from "@stripe-webhooks/core/testing/stripe-events";
-import { buildHandler, buildHarness, type Bundle } from "./build.ts";
+import { buildHandler, buildHarness, buildSplit, type Bundle, type SplitBundle } from "./build.ts";
 import type { BenchConfig } from "./config.ts";
 import { handlerEnvironment } from "./environment.ts";
 import { createVariantTable } from "./tables.ts";
@@ -22,7 +22,9 @@ export interface Workbench {
   /** The same handlers with a replayable DynamoDB client, for warm CPU only. */
   replayBundles: Record<VariantName, Bundle>;
   probeBundles: Record<ProbeName, Bundle>;
-  harness: { cold: string; warm: string; requests: string };
+  /** The handlers built with code splitting, for their sizes only. */
+  splitBundles: Record<VariantName, SplitBundle>;
+  harness: { cold: string; warm: string; requests: string; unitCosts: string };
   /** A handler process's environment, against the bench's dynalite and the variant's table. */
   env(variant: VariantName, overrides?: { logLevel?: string }): NodeJS.ProcessEnv;
   progress(message: string): void;
@@ -43,10 +45,15 @@ export async function openWorkbench(config: BenchConfig, progress: (message: str
   const bundles = await buildAll(variants, (v) => buildHandler(v.entry, join(dir, `${v.name}.mjs`)));
   const replayBundles = await buildAll(variants, (v) => buildHandler(v.entry, join(dir, `${v.name}.replay.mjs`), true));
   const probeBundles = await buildAll(probes, (p) => buildHandler(p.entry, join(dir, `probe-${p.name}.mjs`)));
+  const splitBundles = Object.fromEntries(
+    await Promise.all(variants.map(async (v) => [v.name, await buildSplit(v.entry, join(dir, `split-${v.name}`))] as const)),
+  ) as Record<VariantName, SplitBundle>;
   const harness = {
     cold: await buildHarness("bench/child/cold.ts", join(dir, "cold.mjs")),
     warm: await buildHarness("bench/child/warm.ts", join(dir, "warm.mjs")),
     requests: await buildHarness("bench/child/requests.ts", join(dir, "requests.mjs")),
+    // Bundled like a handler, since it measures the same packages as they run in one.
+    unitCosts: (await buildHandler("bench/child/unit-costs.ts", join(dir, "unit-costs.mjs"))).file,
   };
 
   const engine = await startDynalite();
@@ -63,6 +70,7 @@ export async function openWorkbench(config: BenchConfig, progress: (message: str
     bundles,
     replayBundles,
     probeBundles,
+    splitBundles,
     harness,
     env: (variant, overrides = {}) =>
       handlerEnvironment({

@@ -52,6 +52,29 @@ export interface RequestCounts {
 
 export type RequestCountReport = Record<keyof RequestCountEvents, RequestCounts>;
 
+/** What child/unit-costs.ts is given: signed bodies to verify, and how long to measure. */
+export interface UnitCostInput {
+  secret: string;
+  small: { body: string; header: string };
+  large: { body: string; header: string };
+  rounds: number;
+  iterations: number;
+}
+
+/** Median CPU microseconds per operation. */
+export interface UnitCosts {
+  /** One DynamoDB command through a default client, up to where it would go on the wire. */
+  sdkSendDefault: number;
+  /** The same with `cacheMiddleware: true`. */
+  sdkSendCached: number;
+  /** One Powertools Logger line (INFO, five attributes). */
+  loggerLine: number;
+  stripeVerifySmall: number;
+  handVerifySmall: number;
+  stripeVerifyLarge: number;
+  handVerifyLarge: number;
+}
+
 export type BurstServerReply = { kind: "ready"; port: number } | { kind: "stopped"; maxRssKiB: number };
 
 export type BurstServerRequest = { kind: "stop" };

@@ -1,8 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { SizeName, WarmEvents } from "../child/protocol.ts";
-import { functionUrlEvent, largePayload, smallPayload } from "../events.ts";
-import { startWarm, type WarmProcess } from "../processes.ts";
+import type { SizeName, UnitCostInput, UnitCosts, WarmEvents } from "../child/protocol.ts";
+import { deliveryHeaders, functionUrlEvent, largePayload, smallPayload } from "../events.ts";
+import { runReporting, startWarm, type WarmProcess } from "../processes.ts";
 import { pairedRatios, rotation, summarize, type Summary } from "../stats.ts";
 import { byVariant, variants, type VariantName } from "../variants.ts";
 import type { Workbench } from "../workbench.ts";
@@ -23,6 +23,8 @@ export interface WarmResults {
   commandsPerEvent: Record<SizeName, Record<VariantName, number>>;
   /** Peak RSS of each warm process after all its rounds (50 KB events included), MiB. */
   maxRssMiB: Record<VariantName, number>;
+  /** CPU of single operations, to explain the differences (child/unit-costs.ts). */
+  unitCosts: UnitCosts;
 }
 
 const sizes: SizeName[] = ["small", "large"];
@@ -35,6 +37,25 @@ function eventsFor(bench: Workbench, name: VariantName): string {
   const file = join(bench.dir, `warm-${name}.json`);
   writeFileSync(file, JSON.stringify(events));
   return file;
+}
+
+async function measureUnitCosts(bench: Workbench): Promise<UnitCosts> {
+  bench.progress("warm: unit costs");
+  const signed = (payload: { id: string; type: string; body: string }) => ({
+    body: payload.body,
+    header: deliveryHeaders(payload, bench.secret)["stripe-signature"] ?? "",
+  });
+  const input: UnitCostInput = {
+    secret: bench.secret,
+    small: signed(smallPayload()),
+    large: signed(largePayload()),
+    rounds: bench.config.smoke ? 2 : 11,
+    iterations: bench.config.smoke ? 20 : 300,
+  };
+  const file = join(bench.dir, "unit-costs.json");
+  writeFileSync(file, JSON.stringify(input));
+  const { report } = await runReporting<UnitCosts>(bench.harness.unitCosts, [file], bench.env("ours"));
+  return report;
 }
 
 export async function measureWarmCpu(bench: Workbench): Promise<WarmResults> {
@@ -68,7 +89,9 @@ export async function measureWarmCpu(bench: Workbench): Promise<WarmResults> {
     const maxRssMiB = byVariant(() => 0);
     for (const [name, worker] of processes) maxRssMiB[name] = (await worker.stop()) / 1024;
     processes.clear();
+    const unitCosts = await measureUnitCosts(bench);
     return {
+      unitCosts,
       payloadBytes: { small: smallPayload().body.length, large: largePayload().body.length },
       cpuMicrosPerEvent: Object.fromEntries(
         sizes.map((size) => [size, byVariant((name) => summarize(cpu[size][name]))]),
