@@ -89,7 +89,8 @@ export async function buildSplit(entry: string, outdir: string): Promise<SplitBu
     metafile: true,
   });
   const outputs = result.metafile.outputs;
-  const entryChunk = Object.keys(outputs).find((path) => outputs[path]?.entryPoint !== undefined);
+  // Dynamically imported modules are entry points of their own chunks too; ours is named "index".
+  const entryChunk = Object.keys(outputs).find((path) => path.endsWith("/index.mjs"));
   const loaded = new Set<string>();
   const pending = entryChunk ? [entryChunk] : [];
   // Bounded by the number of chunks: each is visited once.

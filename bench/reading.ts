@@ -68,7 +68,7 @@ function reading(results: BenchResults): string {
     `   ${ms(cold.probeImportMs.logger.median)}; together they overlap (Node's http, https and crypto load once)${
       cold.totalToFloor.naive.median < 1.5 ? ", which is why the naive handler is far from twice the floor here" : ""
     }. The first event: ours ${ms(cold.firstEventMs.ours.median)}, floor`,
-    `   ${ms(cold.firstEventMs.floor.median)} (two DynamoDB requests against one, and the first log lines).`,
+    `   ${ms(cold.firstEventMs.floor.median)} (${requests.ours.likeDynamoDb.newEvent[0] ?? "?"} DynamoDB requests against ${requests.floor.likeDynamoDb.newEvent[0] ?? "?"}, and the first log lines).`,
     `2. **Bundle** — ${verdict(met.bundle)}: ours is ${number(bundles.ours.bytes, 0)} bytes, ${ratio(bundleRatio)} powertools (target`,
     `   under 0.5×). Of it, \`stripe\` is ${number(stripeBytes, 0)} (ours uses only its webhook signature check), the AWS SDK`,
     `   ${number(sdkBytes, 0)}, Logger ${number(loggerBytes, 0)}, our own code ${number(bytesOf("packages/core/src") + bytesOf("packages/functions/src"), 0)}.`,
@@ -76,8 +76,11 @@ function reading(results: BenchResults): string {
       bundles.floor.bytes / bundles.powertools.bytes >= 0.5 ? ", so no handler on this SDK client can meet the target built this way" : ""
     }; without \`stripe\` ours would be about ${number(withoutStripe, 0)}`,
     `   (${ratio(withoutStripe / bundles.powertools.bytes)}). With SST's \`nodejs.splitting\`, the SDK's other credential providers move to`,
-    `   chunks Lambda never loads: ours then loads ${number(splitBundles.ours.loadedBytes, 0)} bytes at import,`,
-    `   ${ratio(splitBundles.ours.loadedBytes / splitBundles.powertools.loadedBytes)} powertools built the same way.`,
+    `   chunks a Lambda with credentials in its environment never loads: ours then loads`,
+    `   ${number(splitBundles.ours.loadedBytes, 0)} bytes at import, ${ratio(splitBundles.ours.loadedBytes / splitBundles.powertools.loadedBytes)} powertools built the same way, and`,
+    `   without \`stripe\` too about ${number(splitBundles.ours.loadedBytes - stripeBytes, 0)} (${ratio(
+      (splitBundles.ours.loadedBytes - stripeBytes) / splitBundles.powertools.loadedBytes,
+    )}).`,
     `3. **Warm CPU** — small ${verdict(met.warmSmall)}, large ${verdict(met.warmLarge)}: ours ${us(small.ours.median)} per`,
     `   ${number(warm.payloadBytes.small / 1024, 1)} KiB event, ${ratio(warm.toFloor.small.ours.median)} the floor's ${us(small.floor.median)}; ${us(large.ours.median)} per`,
     `   ${number(warm.payloadBytes.large / 1024, 1)} KiB event, ${ratio(warm.toFloor.large.ours.median)} (target ≤ 1.3×). Unit costs of this run explain`,
