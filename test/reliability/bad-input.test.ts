@@ -130,6 +130,7 @@ describe("bad input over HTTP, against npm start", () => {
       const header = multiSigned(watch, genuine.payload, signers, nowSeconds());
       const answer = await transport.send({ ...genuine.request, headers: { ...genuine.request.headers, "stripe-signature": header } });
       watch.shown("HTTP answer", JSON.stringify(answer));
+      book.add("requests");
       expect(answer.status).toBe(status);
       book.add(status === 200 ? "rotation genuine accepted" : "rotation third-secret refused");
     }
@@ -201,6 +202,7 @@ describeEachEngine("bad input against the Lambda entry", (engine) => {
             const header = multiSigned(watch, base.payload, signers, nowSeconds());
             const answer = await stage.invoke(toWebhookRequest({ ...base.request, headers: { ...base.request.headers, "stripe-signature": header } }));
             watch.shown("direct answer", JSON.stringify(answer));
+            book.add("requests");
             if (genuine.includes(signers)) {
               genuineSent += 1;
               if (answer.status !== 200 || stage.runs.count(base.event.id) !== 1) {

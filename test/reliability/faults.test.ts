@@ -45,6 +45,7 @@ function clientFor(endpoint: string): DynamoDBClient {
 function burst(harness: Harness, random: () => number, count: number, duplicates: number): { events: Delivery[]; schedule: Delivery[] } {
   const events = Array.from({ length: count }, (_, i) => harness.delivery(eventCatalog[i % eventCatalog.length]));
   const extra = Array.from({ length: duplicates }, () => events[randomInt(random, events.length)] as Delivery);
+  book.add("scheduled duplicates", duplicates);
   return { events, schedule: shuffle(random, [...events, ...extra]) };
 }
 

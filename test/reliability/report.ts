@@ -1,0 +1,294 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { badInputCases } from "./support/bad-input-cases.ts";
+import type { SuiteFigures } from "./support/figures.ts";
+import { figuresDir, reportPath } from "./support/paths.ts";
+
+/*
+ * Renders RELIABILITY.md from the figures the reliability suites leave in .data/reliability/
+ * (git-ignored). `npm run reliability` runs the suites (DynamoDB Local required) and then this;
+ * a plain `npm test` refreshes the figures but never the tracked report.
+ */
+
+export const suites = ["bad-input", "properties", "concurrency", "faults"] as const;
+type Suite = (typeof suites)[number];
+type Figures = Record<Suite, SuiteFigures>;
+
+/** One guarantee, the test that proves it, and the figure that says how hard it was tried. */
+export interface Guarantee {
+  id: string;
+  statement: string;
+  /** Test file (from the repository root) and a test or describe title in it. */
+  proof: { file: string; title: string }[];
+  figure: (figures: Figures) => string;
+}
+
+const n = (value: number) => value.toLocaleString("en-US");
+const f = (figures: Figures, suite: Suite, name: string) => figures[suite].figures[name] ?? 0;
+const sum = (figures: Figures, name: string) => suites.reduce((total, suite) => total + f(figures, suite, name), 0);
+
+export const guarantees: Guarantee[] = [
+  {
+    id: "G1",
+    statement: "Bad input is refused with its documented status; the ledger is left byte-for-byte unchanged and no handler runs.",
+    proof: [
+      { file: "test/reliability/bad-input.test.ts", title: "bad input over HTTP, against npm start" },
+      { file: "test/reliability/bad-input.test.ts", title: "bad input against the Lambda entry" },
+    ],
+    figure: (x) =>
+      `${badInputCases.length} cases (${badInputCases.filter((c) => !c.accepted).length} refusals, ` +
+      `${badInputCases.filter((c) => c.accepted).length} accepted controls); ${n(f(x, "bad-input", "refusals"))} refusals checked ` +
+      `over HTTP (${f(x, "bad-input", "cases over HTTP")} cases) and direct on each engine`,
+  },
+  {
+    id: "G2",
+    statement: "No Stripe-Signature header, body, content type or method makes the handler throw; every answer is a documented status, and nothing runs without a 200.",
+    proof: [
+      { file: "test/reliability/properties.test.ts", title: "never throws; answers 200 only for a header holding the genuine v1, else 400 invalid_signature" },
+      { file: "test/reliability/properties.test.ts", title: "never throws, for any bytes, base64 flag, content type, method and signature; nothing runs without a 200" },
+    ],
+    figure: (x) => `${n(f(x, "properties", "header property runs") + f(x, "properties", "body property runs"))} generated inputs`,
+  },
+  {
+    id: "G3",
+    statement: "The signature covers the exact bytes: any one byte changed is refused, and genuine Unicode content is accepted whether or not the transport base64-encodes it.",
+    proof: [
+      { file: "test/reliability/properties.test.ts", title: "refuses a genuine delivery with any one byte changed" },
+      { file: "test/reliability/properties.test.ts", title: "accepts a genuine delivery of any Unicode content byte for byte, base64-encoded by the transport or not" },
+      { file: "test/reliability/signature-parsing.test.ts", title: "the signature covers the exact bytes" },
+    ],
+    figure: (x) => `${n(f(x, "properties", "one-byte change property runs"))} one-byte changes, ${n(f(x, "properties", "unicode round-trip property runs"))} Unicode round trips`,
+  },
+  {
+    id: "G4",
+    statement: "A signature stamped ahead of time cannot be stretched: the future-skew check reads the timestamp stripe verified.",
+    proof: [{ file: "test/reliability/signature-parsing.test.ts", title: "the future-skew check reads the timestamp stripe verified" }],
+    figure: () => "5 header shapes, plus the bad-input case with a prepended fresh t=",
+  },
+  {
+    id: "G5",
+    statement: "16 concurrent deliveries of one event run its handler exactly once; the others answer 200 (duplicate) or 409 (in progress).",
+    proof: [{ file: "test/reliability/concurrency.test.ts", title: "16 concurrent deliveries of one event run its handler exactly once; the others answer 200 or 409" }],
+    figure: (x) =>
+      `${n(f(x, "concurrency", "same-event deliveries"))} deliveries of ${n(f(x, "concurrency", "same-event handler runs"))} events: ` +
+      `${n(f(x, "concurrency", "same-event handler runs"))} handler runs, ${n(f(x, "concurrency", "same-event 409 in_progress"))} answered 409, ` +
+      `${n(f(x, "concurrency", "same-event 200 duplicate"))} answered 200 duplicate`,
+  },
+  {
+    id: "G6",
+    statement: "1,000 deliveries over 300 events, 16 at once, with random duplicates and 409s retried: every event's handler runs exactly once.",
+    proof: [{ file: "test/reliability/concurrency.test.ts", title: "1,000 deliveries over 300 events, 16 at once, random duplicates, 409s retried: each event processed exactly once" }],
+    figure: (x) =>
+      `${n(f(x, "concurrency", "mixed deliveries"))} deliveries (${n(f(x, "concurrency", "mixed scheduled duplicates"))} scheduled duplicates, ` +
+      `${n(f(x, "concurrency", "mixed 409 retries"))} retries of 409s) of ${n(f(x, "concurrency", "mixed events"))} events: ` +
+      `${n(f(x, "concurrency", "mixed handler runs"))} handler runs`,
+  },
+  {
+    id: "G7",
+    statement: "DynamoDB unreachable, throttled, slower than the timeout or stopped mid-burst: 5xx while it lasts, nothing recorded processed that did not run, and after recovery with Stripe-style retries every event is processed, never by two runs at once nor again after its result was recorded.",
+    proof: [
+      { file: "test/reliability/faults.test.ts", title: "DynamoDB unreachable: 500 ledger_unavailable, nothing runs or is written; processed once when it is back" },
+      { file: "test/reliability/faults.test.ts", title: "DynamoDB throttling (ProvisionedThroughputExceededException, half the requests): 5xx, and processed once after" },
+      { file: "test/reliability/faults.test.ts", title: "DynamoDB slower than the function timeout: the timed-out claims hold the event (409) until their lease expires, then it is processed once" },
+      { file: "test/reliability/faults.test.ts", title: "DynamoDB stopped in the middle of a burst and restarted: 5xx meanwhile, every event processed after" },
+    ],
+    figure: (x) =>
+      ["unreachable", "throttled", "slow past the timeout", "stopped mid-burst"]
+        .map((label) => `${label}: ${n(f(x, "faults", `${label}: deliveries`))} deliveries, ${n(f(x, "faults", `${label}: 5xx during the fault`))} 5xx`)
+        .join("; "),
+  },
+  {
+    id: "G8",
+    statement: "A handler that throws leaves the event `failed` (500); Stripe's retry runs it once more and it succeeds.",
+    proof: [{ file: "test/reliability/faults.test.ts", title: "a handler that throws: 500 handler_failed, recorded failed; the retry runs it once more and it succeeds" }],
+    figure: (x) => `${n(f(x, "faults", "handler failures injected"))} failures, each run exactly twice and recorded once`,
+  },
+  {
+    id: "G9",
+    statement: "An invocation that dies between claim and completion blocks its event with 409 until the 60 s lease expires; then the event is processed once.",
+    proof: [{ file: "test/reliability/faults.test.ts", title: "an invocation that dies between claim and completion: retries get 409 until the lease expires, then it is processed once" }],
+    figure: (x) => `${n(f(x, "faults", "crashes injected"))} crashes, ${n(f(x, "faults", "crash: 409 inside the lease"))} retries refused inside the lease`,
+  },
+  {
+    id: "G10",
+    statement: "Secret rotation loses nothing: with old and new secrets configured, old-only, new-only and dual-v1 deliveries pass; a third secret never does.",
+    proof: [
+      { file: "test/reliability/bad-input.test.ts", title: "rejects no genuine delivery across a roll, and accepts no third secret at any step" },
+      { file: "test/reliability/bad-input.test.ts", title: "during a rotation accepts the old secret alone, the new one alone and both, and never a third" },
+    ],
+    figure: (x) =>
+      `${n(f(x, "bad-input", "rotation genuine accepted"))} genuine deliveries accepted, ${n(f(x, "bad-input", "rotation genuine rejected"))} rejected; ` +
+      `${n(f(x, "bad-input", "rotation third-secret refused"))} third-secret deliveries refused, ${n(f(x, "bad-input", "rotation forged accepted"))} accepted`,
+  },
+  {
+    id: "G11",
+    statement: "No signing secret, Stripe-Signature value or payload field reaches a log line or an answer (handler Powertools logs, npm start's output, every response).",
+    proof: suites.map((suite) => ({ file: `test/reliability/${suite}.test.ts`, title: "finds no secret, Stripe-Signature value or planted payload marker in any answer or log line" })),
+    figure: (x) => `${n(sum(x, "log bytes scanned"))} characters of logs and answers scanned for ${n(sum(x, "needles"))} secrets, signatures and planted markers: ${n(sum(x, "leaks"))} found`,
+  },
+];
+
+function readFigures(): Figures {
+  const figures = {} as Figures;
+  for (const suite of suites) {
+    const path = join(figuresDir, `${suite}.json`);
+    if (!existsSync(path)) throw new Error(`${path} is missing: run the suites first (npm run reliability)`);
+    figures[suite] = JSON.parse(readFileSync(path, "utf8")) as SuiteFigures;
+  }
+  const times = suites.map((suite) => Date.parse(figures[suite].finishedAt));
+  if (Math.max(...times) - Math.min(...times) > 30 * 60_000) {
+    throw new Error("the figures come from runs more than 30 minutes apart: run `npm run reliability` again");
+  }
+  for (const suite of ["bad-input", "concurrency", "faults"] as const) {
+    if (!figures[suite].engines.includes("DynamoDB Local")) {
+      throw new Error(`${suite} did not run on DynamoDB Local: run with Java 17 and REQUIRE_DYNAMODB_LOCAL=1 (npm run reliability does)`);
+    }
+  }
+  return figures;
+}
+
+export function render(x: Figures): string {
+  const deliveries =
+    f(x, "bad-input", "requests") +
+    f(x, "properties", "property inputs") +
+    f(x, "concurrency", "same-event deliveries") +
+    f(x, "concurrency", "mixed deliveries") +
+    f(x, "faults", "deliveries");
+  const duplicates =
+    f(x, "concurrency", "mixed scheduled duplicates") +
+    f(x, "concurrency", "same-event deliveries") -
+    f(x, "concurrency", "same-event handler runs") +
+    f(x, "faults", "scheduled duplicates");
+  const lost = f(x, "concurrency", "events lost") + f(x, "faults", "events lost");
+  const double = f(x, "concurrency", "double-processed") + f(x, "faults", "double-processed");
+  const reruns = f(x, "faults", "re-runs after a lost completion write");
+  const unconfirmed = f(x, "faults", "handler ran but the answer was 5xx");
+  const engines = [...new Set(suites.flatMap((suite) => x[suite].engines))].join(" and ");
+  const lines: string[] = [];
+  const push = (...text: string[]) => lines.push(...text);
+
+  push(
+    "# Reliability and security",
+    "",
+    "<!-- Generated by `npm run reliability` (test/reliability/report.ts) from the figures the suites write to .data/reliability/. Do not edit by hand. -->",
+    "",
+    "What the webhook receiver guarantees, the test in `npm test` that proves each guarantee, and how hard it was tried.",
+    `Figures of the run that generated this file (${x.faults.finishedAt.slice(0, 10)}, on ${engines}); most are fixed by the`,
+    "suites' design, the retry and fault counts vary a little from run to run with timing.",
+    "",
+    "## Figures",
+    "",
+    "| | |",
+    "| --- | --- |",
+    `| Bad-input cases tried | ${badInputCases.length} distinct, each over HTTP (\`npm start\`) and direct on both engines where the transport allows: ${n(f(x, "bad-input", "refusals") + f(x, "bad-input", "controls accepted"))} runs |`,
+    `| Property-based inputs | ${n(f(x, "properties", "property inputs"))} (fast-check) |`,
+    `| Deliveries sent | ${n(deliveries)} |`,
+    `| Duplicate deliveries | ${n(duplicates)} |`,
+    `| Faults injected | ${n(f(x, "faults", "faults injected"))} (refused or cut DynamoDB requests and calls, throttled requests, requests held past the timeout, handler failures, crashes) |`,
+    `| Events lost | **${lost}** |`,
+    `| Double-processed (two runs at once, or a run after the result was recorded) | **${double}** |`,
+    `| Re-runs after a lost completion write (see [the at-least-once window](#the-at-least-once-window)) | ${reruns} (of ${unconfirmed} handler runs whose completion was not confirmed) |`,
+    `| Secrets, signatures or payload markers found in logs and answers | **${sum(x, "leaks")}** in ${n(sum(x, "log bytes scanned"))} characters |`,
+    "",
+    "## Guarantees",
+    "",
+    "| | Guarantee | Proved by | Tried |",
+    "| --- | --- | --- | --- |",
+  );
+  for (const guarantee of guarantees) {
+    const proofs = guarantee.proof.map((proof) => `\`${proof.file.replace("test/reliability/", "")}\`: ${proof.title}`).join("<br>");
+    push(`| ${guarantee.id} | ${guarantee.statement} | ${proofs} | ${guarantee.figure(x)} |`);
+  }
+  push(
+    "",
+    "Shared machinery: `support/harness.ts` runs the pipeline as `packages/functions/src/webhook.ts` assembles it (Powertools",
+    "logger, real ledger, the stage's config), each invocation in a sandbox that can time out or die, under a clock the test",
+    "moves forward past leases; a side effect is a handler run that returned. `support/proxy.ts` is an HTTP proxy on",
+    "127.0.0.1 in front of the engine that stops (connections refused, in-flight ones cut), throttles with DynamoDB's own",
+    "`ProvisionedThroughputExceededException` (the SDK retries it) or holds requests. `support/leaks.ts` collects every log",
+    "line and answer. The HTTP cases run the real `npm start` (in memory, random port) through the scripts package's e2e helper.",
+    "",
+    "## Bad input",
+    "",
+    "Each refusal: the expected status and code, the ledger unchanged (a full scan before and after), no handler run",
+    "(the example handlers' log lines over HTTP, a spy on the registry direct), nothing sensitive in the answer or the",
+    "logs it caused. Cases marked *direct* change the function URL event itself, which no HTTP client can do.",
+    "",
+    "| Status | Code | Case |",
+    "| --- | --- | --- |",
+  );
+  for (const testCase of badInputCases) {
+    push(`| ${testCase.status} | \`${testCase.code}\` | ${testCase.name}${testCase.lambdaEvent ? " (*direct*)" : ""} |`);
+  }
+  push(
+    "",
+    "## The at-least-once window",
+    "",
+    "The ledger is written before and after the handler: a claim (with a 60 s lease), then the result. When the",
+    "handler's effect happened but the result write fails (DynamoDB throttles every retry of that one write, or is",
+    "unreachable at that moment, or the invocation dies right after the handler returned), the answer is 5xx and the event",
+    "stays `processing`; once the lease expires, Stripe's next retry runs the handler again. The fault suites count",
+    `this: ${reruns} re-runs, each only after the lease expired and only where the first run's completion was not`,
+    "confirmed (the suites assert both). Some completions that looked lost had landed anyway (the write reached DynamoDB,",
+    "the answer did not come back): those events answered `duplicate` on the retry and ran once.",
+    "",
+    "No ledger outside the handler's own transaction can close this window (Powertools' idempotency utility has the",
+    "same one, as its users report: an `INPROGRESS` record left by a timed-out invocation expires and the work runs again).",
+    "Handlers whose effect must not repeat should make it idempotent on the event id (a conditional write keyed by",
+    "`event.id`, or the downstream API's idempotency key).",
+    "",
+    "## Secret rotation",
+    "",
+    "Five steps of a roll, each a deploy with the stage's secret value: before the roll (`old`), rolled in Stripe but not",
+    "yet deployed (Stripe signs with both; the stage holds `old`), deployed with `new,old` (dual, old-only and new-only",
+    "headers), old expired in Stripe (`new` only), old removed from the stage. At every step three deliveries of each",
+    "genuine kind and of each forged kind (a third secret; after the removal, the retired secret).",
+    `Valid deliveries rejected across the rotation: **${f(x, "bad-input", "rotation genuine rejected")}**. Third-secret deliveries accepted: **${f(x, "bad-input", "rotation forged accepted")}**.`,
+    "",
+    "## Security review",
+    "",
+    "- **IAM least privilege**: the handler links a `Ledger` linkable granting only `dynamodb:UpdateItem` and",
+    "  `dynamodb:GetItem` on the table (`infra/table.ts`); the synth test asserts the role policy (`test/infra/synth.test.ts`)",
+    "  and a ledger test holds the code to `ledgerHandlerActions`.",
+    "- **Logs and answers**: each reliability suite captures all of its output (the handler's Powertools JSON lines from",
+    "  stdout/stderr, `npm start`'s stdout and stderr after its ready line, every answer's status, headers and body) and",
+    "  scans it for every signing secret (with and without `whsec_`), every signature sent, any header-shaped text and",
+    "  marker strings planted in the payload fields of every event (description, metadata, customer email). The banner",
+    "  of `npm start` prints the local development secret before the ready line on purpose and is not scanned.",
+    "- **`npm audit --omit=dev`**: not run here. The registry reachable from this workplace answers the audit endpoint",
+    "  (`POST /-/npm/v1/security/advisories/bulk`) with `405 Method Not Allowed` (`npm audit signatures` cannot reach its",
+    "  endpoint either), so no finding could be retrieved, and none is justified here. The runtime tree is 73 packages",
+    "  (`npm ls --omit=dev --all`): the deployed function's `stripe`, `@aws-sdk/client-dynamodb`, `@aws-lambda-powertools/logger`",
+    "  and `sst` (for `Resource`), plus the local tools' `dynalite` and its LevelDB packages. Checked by hand, the one",
+    "  with a past high-profile advisory in this tree, `jose` (CVE-2024-28176, JWE decompression): the installed 4.15.9",
+    "  (under `sst`'s `openid-client`) caps decompression at 250 kB (the 4.15.5 fix) and 5.2.3 does not decompress JWE at",
+    "  all; neither is on the webhook path. Where the endpoint answers, `npm audit --omit=dev --audit-level=high` must pass.",
+    "",
+    "## Bugs this suite found and fixed",
+    "",
+    "- `verify.ts`: the future-skew check read the *first* `t=` of the header while stripe verifies against the *last*, so",
+    "  a fresh `t=` prepended to a signature stamped ahead of time passed both checks; and a non-numeric `t=` (signed as",
+    "  `NaN.<body>`) passed stripe's age check. Now the check reads stripe's timestamp and refuses a non-number.",
+    "- `verify.ts`: stripe decodes the body with a `TextDecoder` that drops a leading byte-order mark and replaces",
+    "  invalid UTF-8, so a genuine delivery with a BOM prepended was accepted (different bytes, same signature). The body",
+    "  is now decoded strictly, so the signature covers the exact bytes. And an empty `v1=` (stripe's compare throws a",
+    "  plain `Error` on it) was answered `malformed_event`, i.e. logged as an authentic but unreadable body; every header",
+    "  failure is now a signature failure.",
+    "",
+    "## Regenerate",
+    "",
+    "```sh",
+    "npm run reliability   # the suites with DynamoDB Local required, then test/reliability/report.ts",
+    "```",
+    "",
+    "`npm test` runs the same suites (and writes the figures to the git-ignored `.data/reliability/`) but never this file.",
+    "",
+  );
+  return lines.join("\n");
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  writeFileSync(reportPath, render(readFigures()));
+  console.log(`wrote ${reportPath}`);
+}
