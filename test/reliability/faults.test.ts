@@ -204,12 +204,14 @@ describeEachEngine("faults", (engine) => {
     const tally: Tally = { sent: 0, faulted: 0, retries: 0, rounds: 0 };
     const { events } = burst(harness, random, 16, 0);
     try {
-      // Each request is held 1.5 s; the invocation's budget (the function timeout, scaled down
-      // from 10 s) is 0.3 s: Lambda ends it with a 5xx and the sandbox does nothing more. The
+      // Each request is held 2 s; the invocation's budget (the function timeout, scaled down
+      // from 10 s) is 0.6 s: Lambda ends it with a 5xx and the sandbox does nothing more. The
       // held claims still reach DynamoDB afterwards, as a slow write does.
-      proxy.mode = { kind: "slow", holdMs: 1500 };
-      const sent = await send(harness, events, tally, { deadlineMs: 300 });
+      proxy.mode = { kind: "slow", holdMs: 2000 };
+      const sent = await send(harness, events, tally, { deadlineMs: 600 });
       expect(sent.map(({ answer }) => answer.status)).toEqual(events.map(() => 502));
+      // Every claim was sent before its invocation died (else the lease below would not exist).
+      expect(proxy.counts.held).toBe(events.length);
       expect(harness.started.count()).toBe(0);
       while (proxy.counts.forwarded < proxy.counts.held) await sleep(50);
       await sleep(200);

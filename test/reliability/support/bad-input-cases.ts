@@ -291,8 +291,8 @@ const timeCases: BadInputCase[] = [
     status: 400,
     code: "invalid_signature",
     build: async (c) => {
-      // Delivered (and processed) with a signature 299 s old, replayed when it is 301 s old.
-      const t = nowSeconds() - 299;
+      // Delivered (and processed) with a signature 298 s old, replayed once it is 301 s old.
+      const t = nowSeconds() - 298;
       const genuine = fresh(c, "invoice.paid", { timestamp: t });
       const first = await c.send(genuine.request);
       if (first.status !== 200) throw new Error(`the genuine delivery was answered ${first.status}`);
