@@ -127,6 +127,16 @@ export const guarantees: Guarantee[] = [
     proof: suites.map((suite) => ({ file: `test/reliability/${suite}.test.ts`, title: "finds no secret, Stripe-Signature value or planted payload marker in any answer or log line" })),
     figure: (x) => `${n(sum(x, "log bytes scanned"))} characters of logs and answers scanned for ${n(sum(x, "needles"))} secrets, signatures and planted markers: ${n(sum(x, "leaks"))} found`,
   },
+  {
+    id: "G12",
+    statement: "The handler's role may use only the DynamoDB actions the ledger performs, on the ledger table only; the stage's outputs hold no secret.",
+    proof: [
+      { file: "test/infra/synth.test.ts", title: "grants the handler only the DynamoDB actions the ledger performs, on the ledger table only" },
+      { file: "packages/core/test/ledger.test.ts", title: "uses only the actions infra grants the handler (ledgerHandlerActions)" },
+      { file: "test/infra/synth.test.ts", title: "returns the webhook URL, table name and endpoint id, and no secret" },
+    ],
+    figure: () => "`dynamodb:UpdateItem` and `dynamodb:GetItem` on the table's ARN; outputs `webhookUrl`, `table`, `stripeEndpointId`",
+  },
 ];
 
 function readFigures(): Figures {
@@ -248,9 +258,9 @@ export function render(x: Figures): string {
     "",
     "## Security review",
     "",
-    "- **IAM least privilege**: the handler links a `Ledger` linkable granting only `dynamodb:UpdateItem` and",
-    "  `dynamodb:GetItem` on the table (`infra/table.ts`); the synth test asserts the role policy (`test/infra/synth.test.ts`)",
-    "  and a ledger test holds the code to `ledgerHandlerActions`.",
+    "- **IAM least privilege** (G12): the handler links a `Ledger` linkable granting only `dynamodb:UpdateItem` and",
+    "  `dynamodb:GetItem` on the table (`infra/table.ts`); the synth test asserts the role policy and a ledger test holds",
+    "  the code to `ledgerHandlerActions`. The synth test also holds the stage's outputs to three names and no secret.",
     "- **Logs and answers**: each reliability suite captures all of its output (the handler's Powertools JSON lines from",
     "  stdout/stderr, `npm start`'s stdout and stderr after its ready line, every answer's status, headers and body) and",
     "  scans it for every signing secret (with and without `whsec_`), every signature sent, any header-shaped text and",
