@@ -6,9 +6,11 @@ import { handleWebhook, loadWebhookConfig } from "@stripe-webhooks/core/pipeline
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from "aws-lambda";
 import { Resource } from "sst/resource";
 
-// Created once per container so warm invocations reuse its connections. Default config on
-// purpose: the standard AWS_ENDPOINT_URL_DYNAMODB variable points it at a local engine.
-const dynamo = new DynamoDBClient({});
+// Created once per container so warm invocations reuse its connections. Otherwise default config
+// on purpose: the standard AWS_ENDPOINT_URL_DYNAMODB variable points it at a local engine.
+// cacheMiddleware: the SDK otherwise rebuilds its middleware stack on every send (~60 µs each,
+// measured by the bench), and this client's middleware never changes after start.
+const dynamo = new DynamoDBClient({ cacheMiddleware: true });
 const logger = createWebhookLogger();
 
 /**
