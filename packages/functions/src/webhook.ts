@@ -1,8 +1,8 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { exampleHandlers } from "@stripe-webhooks/core/handlers";
-import { createLedger } from "@stripe-webhooks/core/ledger";
+import { createLedger, type Ledger } from "@stripe-webhooks/core/ledger";
 import { createWebhookLogger } from "@stripe-webhooks/core/log";
-import { handleWebhook, loadWebhookConfig } from "@stripe-webhooks/core/pipeline";
+import { handleWebhook, loadWebhookConfig, type WebhookConfig } from "@stripe-webhooks/core/pipeline";
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from "aws-lambda";
 import { Resource } from "sst/resource";
 
@@ -12,6 +12,23 @@ import { Resource } from "sst/resource";
 // measured by the bench), and this client's middleware never changes after start.
 const dynamo = new DynamoDBClient({ cacheMiddleware: true });
 const logger = createWebhookLogger();
+
+let resolved: { config: WebhookConfig; ledger: Ledger } | undefined;
+
+// Read on the first request, inside the pipeline's error handling: an unlinked resource or a bad
+// variable answers 500 with a log line instead of failing at import. Kept once it succeeds: the
+// linked values cannot change within a container (a new secret comes with a new deploy).
+function settings() {
+  resolved ??= {
+    config: loadWebhookConfig({
+      secret: Resource.StripeWebhookSecret.value,
+      mode: process.env.STRIPE_MODE,
+      toleranceSeconds: process.env.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+    }),
+    ledger: createLedger(dynamo, Resource.Ledger.name),
+  };
+  return resolved;
+}
 
 /**
  * The Stripe webhook endpoint behind a Lambda function URL (payload format 2.0): hands the raw
@@ -27,16 +44,7 @@ export async function handler(event: LambdaFunctionURLEvent): Promise<LambdaFunc
       requestId: event.requestContext.requestId,
     },
     {
-      // Read per request, inside the pipeline's error handling: an unlinked resource or a bad
-      // variable answers 500 with a log line instead of failing every cold start.
-      settings: () => ({
-        config: loadWebhookConfig({
-          secret: Resource.StripeWebhookSecret.value,
-          mode: process.env.STRIPE_MODE,
-          toleranceSeconds: process.env.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
-        }),
-        ledger: createLedger(dynamo, Resource.Ledger.name),
-      }),
+      settings,
       registry: exampleHandlers,
       logger,
     },
