@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { build, type BuildOptions, type Metafile, type Plugin } from "esbuild";
+import { sstDeployBuildOptions } from "../test/infra/synth/sst-build.ts";
 
 /*
  * Every handler, ours and the baselines, is bundled with the settings SST uses for a Node
@@ -13,18 +14,7 @@ import { build, type BuildOptions, type Metafile, type Plugin } from "esbuild";
 
 export const repoRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
-const deployOptions = {
-  bundle: true,
-  minify: true,
-  format: "esm",
-  platform: "node",
-  target: "node20",
-  mainFields: ["module", "main"],
-  banner: {
-    js: 'import { createRequire as topLevelCreateRequire } from "module";\nconst require = topLevelCreateRequire(import.meta.url);',
-  },
-  logLevel: "error",
-} as const satisfies BuildOptions;
+const deployOptions = { ...sstDeployBuildOptions, logLevel: "error" } as const satisfies BuildOptions;
 
 const replayClient = join(repoRoot, "bench/replay/client-dynamodb.ts");
 

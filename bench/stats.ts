@@ -51,26 +51,4 @@ export function rotation<T>(items: readonly T[], run: number): T[] {
   return [...items.slice(shift), ...items.slice(0, shift)];
 }
 
-/** A deterministic PRNG (mulberry32), so a run's shuffles can be reproduced from its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** Fisher–Yates with the given random source; returns a new array. */
-export function shuffled<T>(items: readonly T[], random: () => number): T[] {
-  const result = [...items];
-  for (let i = result.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(random() * (i + 1));
-    const a = result[i] as T;
-    result[i] = result[j] as T;
-    result[j] = a;
-  }
-  return result;
-}

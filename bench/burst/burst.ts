@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { repoRoot } from "../build.ts";
 import type { BurstServerReply } from "../child/protocol.ts";
 import { deliveryHeaders, type Payload } from "../events.ts";
-import { seededRandom, shuffled } from "../stats.ts";
+import { seededRandom, shuffle } from "../../packages/core/src/testing/random.ts";
 import { effectsByEvent } from "./effects.ts";
 import { sendAll, type Delivery } from "./load.ts";
 
@@ -35,7 +35,7 @@ export function deliveryOrder(payloads: readonly Payload[], total: number, seed:
     if (!payload) throw new Error("no payloads");
     return payload;
   });
-  return shuffled([...payloads, ...extra], random);
+  return shuffle(random, [...payloads, ...extra]);
 }
 
 function percentile(values: readonly number[], q: number): number {

@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { build } from "esbuild";
+import { sstDeployBuildOptions } from "./sst-build.ts";
 
 /*
  * A stand-in for the SST CLI's RPC server (the `SST_SERVER` the platform code calls). `Provider.Aws.Bootstrap` answers with
@@ -45,15 +46,7 @@ async function runtimeBuild(root: string, outRoot: string, input: BuildInput) {
   const result = await build({
     entryPoints: [join(root, `${modulePath}.ts`)],
     outfile: join(out, `${modulePath}.mjs`),
-    bundle: true,
-    minify: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    mainFields: ["module", "main"],
-    banner: {
-      js: 'import { createRequire as topLevelCreateRequire } from "module";\nconst require = topLevelCreateRequire(import.meta.url);',
-    },
+    ...sstDeployBuildOptions,
     logLevel: "silent",
   }).catch((error: unknown) => ({ errors: [error] }));
   if (result.errors.length > 0) {

@@ -1,4 +1,5 @@
-import { vi } from "vitest";
+import { expect, vi } from "vitest";
+import type { FigureBook } from "./figures.ts";
 
 /*
  * The leak scan: every suite registers what must never be shown (signing secrets, every
@@ -139,4 +140,16 @@ export class LeakWatch {
   scan(): Leak[] {
     return this.texts.flatMap(({ where, text }) => this.findIn(where, text));
   }
+}
+
+/**
+ * The scan every suite ends with: records what was scanned and found in the suite's figures,
+ * then fails on any leak.
+ */
+export function expectNoLeaks(watch: LeakWatch, book: FigureBook): void {
+  const leaks = watch.scan();
+  book.add("log bytes scanned", watch.bytesShown);
+  book.max("needles", watch.needleCount);
+  book.add("leaks", leaks.length);
+  expect(leaks).toEqual([]);
 }

@@ -1,14 +1,18 @@
-// dynalite ships no types; this is the part of its API the test engines use.
+// dynalite ships no types; this covers the part the test engines and the local tools use.
 declare module "dynalite" {
   import type { Server } from "node:http";
 
   interface DynaliteOptions {
+    /** LevelDB directory; in memory when omitted. */
     path?: string;
     createTableMs?: number;
     deleteTableMs?: number;
     updateTableMs?: number;
     maxItemSizeKb?: number;
+    verbose?: boolean;
   }
 
-  export default function dynalite(options?: DynaliteOptions): Server;
+  /** An http.Server whose `close` also closes the LevelDB store once requests are done. */
+  function dynalite(options?: DynaliteOptions): Server;
+  export = dynalite;
 }
