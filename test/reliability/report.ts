@@ -89,7 +89,7 @@ export const guarantees: Guarantee[] = [
     statement: "DynamoDB unreachable, throttled, slower than the timeout or stopped mid-burst: 5xx while it lasts, nothing recorded processed that did not run, and after recovery with Stripe-style retries every event is processed, never by two runs at once nor again after its result was recorded.",
     proof: [
       { file: "test/reliability/faults.test.ts", title: "DynamoDB unreachable: 500 ledger_unavailable, nothing runs or is written; processed once when it is back" },
-      { file: "test/reliability/faults.test.ts", title: "DynamoDB throttling (ProvisionedThroughputExceededException, half the requests): 5xx, and processed once after" },
+      { file: "test/reliability/faults.test.ts", title: "DynamoDB throttling (ProvisionedThroughputExceededException on 70% of requests): 5xx, and processed once after" },
       { file: "test/reliability/faults.test.ts", title: "DynamoDB slower than the function timeout: the timed-out claims hold the event (409) until their lease expires, then it is processed once" },
       { file: "test/reliability/faults.test.ts", title: "DynamoDB stopped in the middle of a burst and restarted: 5xx meanwhile, every event processed after" },
     ],
