@@ -1,7 +1,8 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from "aws-lambda";
 import { Resource } from "sst/resource";
+import { putOnce, reply } from "./shared.ts";
 
 /*
  * Baseline "floor": the least a correct receiver can do. Stripe's signature scheme by hand
@@ -13,10 +14,6 @@ import { Resource } from "sst/resource";
 
 const dynamo = new DynamoDBClient({});
 const toleranceSeconds = 300;
-
-function reply(statusCode: number, result: string): LambdaFunctionURLResult {
-  return { statusCode, headers: { "content-type": "application/json" }, body: JSON.stringify({ result }) };
-}
 
 // Accepts when any `v1` signature in the header matches and the timestamp is recent enough.
 function verify(body: Buffer, header: string, secret: string, nowSeconds: number): boolean {
@@ -39,17 +36,6 @@ export async function handler(event: LambdaFunctionURLEvent): Promise<LambdaFunc
     return reply(400, "invalid_signature");
   }
   const stripeEvent = JSON.parse(body.toString("utf8")) as { id: string };
-  try {
-    await dynamo.send(
-      new PutItemCommand({
-        TableName: Resource.Ledger.name,
-        Item: { pk: { S: stripeEvent.id } },
-        ConditionExpression: "attribute_not_exists(pk)",
-      }),
-    );
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return reply(200, "duplicate");
-    throw error;
-  }
-  return reply(200, "processed");
+  const result = await putOnce(dynamo, Resource.Ledger.name, stripeEvent.id);
+  return reply(200, result);
 }

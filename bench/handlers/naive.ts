@@ -1,7 +1,8 @@
-import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from "aws-lambda";
 import { Resource } from "sst/resource";
 import Stripe from "stripe";
+import { putOnce, reply } from "./shared.ts";
 
 /*
  * Baseline "naive": what most tutorials deploy. The full `stripe` client for constructEvent, a
@@ -11,10 +12,6 @@ import Stripe from "stripe";
 
 const stripe = new Stripe(process.env.STRIPE_API_KEY ?? "");
 const dynamo = new DynamoDBClient({});
-
-function reply(statusCode: number, result: string): LambdaFunctionURLResult {
-  return { statusCode, headers: { "content-type": "application/json" }, body: JSON.stringify({ result }) };
-}
 
 export async function handler(event: LambdaFunctionURLEvent): Promise<LambdaFunctionURLResult> {
   const body = Buffer.from(event.body ?? "", event.isBase64Encoded ? "base64" : "utf8");
@@ -28,18 +25,8 @@ export async function handler(event: LambdaFunctionURLEvent): Promise<LambdaFunc
   } catch {
     return reply(400, "invalid_signature");
   }
-  try {
-    await dynamo.send(
-      new PutItemCommand({
-        TableName: Resource.Ledger.name,
-        Item: { pk: { S: stripeEvent.id } },
-        ConditionExpression: "attribute_not_exists(pk)",
-      }),
-    );
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return reply(200, "duplicate");
-    throw error;
-  }
+  const result = await putOnce(dynamo, Resource.Ledger.name, stripeEvent.id);
+  if (result === "duplicate") return reply(200, result);
   console.log(`Processed ${stripeEvent.type} ${stripeEvent.id}`);
   return reply(200, "processed");
 }

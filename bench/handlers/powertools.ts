@@ -4,6 +4,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from "aws-lambda";
 import { Resource } from "sst/resource";
 import Stripe from "stripe";
+import { reply } from "./shared.ts";
 
 /*
  * Baseline "powertools": the naive handler made idempotent the documented way. The verified
@@ -25,10 +26,6 @@ const processEvent = makeIdempotent(
   },
   { persistenceStore, config },
 );
-
-function reply(statusCode: number, result: string): LambdaFunctionURLResult {
-  return { statusCode, headers: { "content-type": "application/json" }, body: JSON.stringify({ result }) };
-}
 
 export async function handler(event: LambdaFunctionURLEvent, context?: Context): Promise<LambdaFunctionURLResult> {
   // Lets the idempotency record's in-progress expiry follow the invocation's remaining time.
