@@ -1,4 +1,4 @@
-import { testAwsEnvironment } from "@stripe-webhooks/core/testing/engines";
+import { testAwsEnvironment } from "@stripe-webhooks/testing/engines";
 
 /**
  * The environment a handler process gets: what Lambda and SST give the deployed function

@@ -1,5 +1,5 @@
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
-import type { Engine } from "@stripe-webhooks/core/testing/engines";
+import type { Engine } from "@stripe-webhooks/testing/engines";
 import type { Variant } from "./variants.ts";
 
 /**

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDynalite, type Engine } from "@stripe-webhooks/core/testing/engines";
-import { newWebhookSecret } from "@stripe-webhooks/core/testing/stripe-events";
+import { startDynalite, type Engine } from "@stripe-webhooks/testing/engines";
+import { newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
 import { buildHandler, buildHarness, buildSplit, type Bundle, type SplitBundle } from "./build.ts";
 import type { BenchConfig } from "./config.ts";
 import { handlerEnvironment } from "./environment.ts";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { repoRoot } from "../build.ts";
 import type { BurstServerReply } from "../child/protocol.ts";
 import { deliveryHeaders, type Payload } from "../events.ts";
-import { seededRandom, shuffle } from "../../packages/core/src/testing/random.ts";
+import { seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { effectsByEvent } from "./effects.ts";
 import { sendAll, type Delivery } from "./load.ts";
 

@@ -1,4 +1,4 @@
-import { startDynalite } from "@stripe-webhooks/core/testing/engines";
+import { startDynalite } from "@stripe-webhooks/testing/engines";
 import type { AddressInfo } from "node:net";
 import { createReceiverServer } from "../../packages/scripts/src/receiver-server.ts";
 import { importHandler, type BurstServerReply, type BurstServerRequest } from "../child/protocol.ts";

@@ -1,10 +1,10 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { describeEachEngine } from "@stripe-webhooks/core/testing/engine-suites";
+import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { createLedger } from "@stripe-webhooks/core/ledger";
 import { createWebhookLogger } from "@stripe-webhooks/core/log";
 import { handleWebhook, loadWebhookConfig, type WebhookDependencies } from "@stripe-webhooks/core/pipeline";
 import type { WebhookRequest } from "@stripe-webhooks/core/request";
-import { newWebhookSecret } from "@stripe-webhooks/core/testing/stripe-events";
+import { newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { badInputCases, type BadInputCase, type CaseContext } from "./support/bad-input-cases.ts";

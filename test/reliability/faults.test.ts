@@ -2,16 +2,16 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
 import { getLedgerEntry, listLedgerEntries } from "@stripe-webhooks/core/ledger";
 import { leaseSeconds } from "@stripe-webhooks/core/limits";
-import { describeEachEngine } from "@stripe-webhooks/core/testing/engine-suites";
-import { testAwsEnvironment, unreachableEndpoint } from "@stripe-webhooks/core/testing/engines";
-import { newWebhookSecret } from "@stripe-webhooks/core/testing/stripe-events";
+import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
+import { testAwsEnvironment, unreachableEndpoint } from "@stripe-webhooks/testing/engines";
+import { newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Delivery } from "./support/deliveries.ts";
 import { FigureBook } from "./support/figures.ts";
 import { bindToSandboxes, Harness, type Outcome } from "./support/harness.ts";
 import { expectNoLeaks, LeakWatch } from "./support/leaks.ts";
 import { startFaultProxy, type FaultProxy } from "./support/proxy.ts";
-import { randomInt, seededRandom, shuffle } from "../../packages/core/src/testing/random.ts";
+import { randomInt, seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { runPool, sleep } from "./support/random.ts";
 
 /*

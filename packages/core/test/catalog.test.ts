@@ -4,7 +4,7 @@ import { eventCatalog, isCatalogEventType } from "../src/catalog.ts";
 import { dispatch, isCatalogEvent, type HandlerRegistry, type WebhookLogger } from "../src/dispatch.ts";
 import { exampleHandlers } from "../src/handlers.ts";
 import { asStripeEvent } from "../src/verify.ts";
-import { buildableTypes, buildEvent } from "../src/testing/stripe-events.ts";
+import { buildableTypes, buildEvent } from "@stripe-webhooks/scripts/stripe-events";
 
 function recordingLogger() {
   const lines: { level: string; message: string; attributes: Record<string, unknown> }[] = [];

@@ -4,9 +4,9 @@ import { LedgerUnavailableError } from "../src/errors.ts";
 import { createLedger, getLedgerEntry, listLedgerEntries, type Ledger, type LedgerEvent } from "../src/ledger.ts";
 import { ledgerHandlerActions } from "../src/ledger-table.ts";
 import { leaseSeconds } from "../src/limits.ts";
-import { describeEachEngine } from "../src/testing/engine-suites.ts";
-import { countRequests } from "../src/testing/engines.ts";
-import { newEventId } from "../src/testing/stripe-events.ts";
+import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
+import { countRequests } from "@stripe-webhooks/testing/engines";
+import { newEventId } from "@stripe-webhooks/scripts/stripe-events";
 
 // Near the real time: DynamoDB Local enforces TTL, so items dated in the past would vanish mid-test.
 const start = Math.floor(Date.now() / 1000) * 1000;

@@ -7,9 +7,9 @@ import { createLedger, getLedgerEntry, type Ledger } from "../src/ledger.ts";
 import { leaseSeconds } from "../src/limits.ts";
 import { handleWebhook, loadWebhookConfig, type WebhookConfig, type WebhookDependencies } from "../src/pipeline.ts";
 import type { WebhookRequest } from "../src/request.ts";
-import { describeEachEngine } from "../src/testing/engine-suites.ts";
-import { countRequests } from "../src/testing/engines.ts";
-import { buildEvent, newWebhookSecret, signPayload } from "../src/testing/stripe-events.ts";
+import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
+import { countRequests } from "@stripe-webhooks/testing/engines";
+import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
 
 const secret = newWebhookSecret();
 const config: WebhookConfig = loadWebhookConfig({ secret, mode: "test", toleranceSeconds: undefined });

@@ -2,7 +2,7 @@ import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import { InvalidSignatureError, MalformedEventError } from "../src/errors.ts";
 import { defaultToleranceSeconds, futureSkewSeconds } from "../src/limits.ts";
-import { buildEvent, newWebhookSecret, signPayload } from "../src/testing/stripe-events.ts";
+import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
 import { parseSecrets, verifyStripeEvent, type VerificationOptions } from "../src/verify.ts";
 
 // A fixed clock: every signature below is made relative to it.

