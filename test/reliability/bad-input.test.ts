@@ -1,8 +1,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { createLedger } from "@stripe-webhooks/core/ledger";
-import { createWebhookLogger } from "@stripe-webhooks/core/log";
-import { handleWebhook, loadWebhookConfig, type WebhookDependencies } from "@stripe-webhooks/core/pipeline";
+import { createWebhookApp } from "@stripe-webhooks/core/app";
 import type { WebhookRequest } from "@stripe-webhooks/core/request";
 import { newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
@@ -10,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { badInputCases, type BadInputCase, type CaseContext } from "./support/bad-input-cases.ts";
 import { delivery, multiSigned, nowSeconds, toLambdaEvent, toWebhookRequest, type RawRequest } from "./support/deliveries.ts";
 import { FigureBook } from "./support/figures.ts";
-import { effectRegistry, loadLambdaHandler, scanTable, type Answer } from "./support/handler-module.ts";
+import { effectRegistry, loadLambdaHandler, scanTable, stageDependencies, type Answer } from "./support/handler-module.ts";
 import { send } from "./support/http.ts";
 import { expectNoLeaks, LeakWatch } from "./support/leaks.ts";
 import { startLocalReceiver, type LocalReceiver } from "./support/receiver.ts";
@@ -140,7 +139,7 @@ describe("bad input over HTTP, against npm start", () => {
 describeEachEngine("bad input against the Lambda entry", (engine) => {
   const table = "reliability-bad-input";
   let client: DynamoDBClient;
-  let loaded: Awaited<ReturnType<typeof loadLambdaHandler>>;
+  let loaded: ReturnType<typeof loadLambdaHandler>;
 
   const transport: Transport = {
     name: "direct",
@@ -157,7 +156,7 @@ describeEachEngine("bad input against the Lambda entry", (engine) => {
   beforeAll(async () => {
     await engine().createLedgerTable(table);
     client = engine().client();
-    loaded = await loadLambdaHandler({ endpoint: engine().endpoint, table, secrets: [secret, previousSecret] });
+    loaded = loadLambdaHandler({ client, table, secrets: [secret, previousSecret] });
     book.ranOn(engine().name);
   });
 
@@ -226,22 +225,14 @@ describeEachEngine("bad input against the Lambda entry", (engine) => {
   });
 });
 
-/** The pipeline as packages/functions/src/webhook.ts assembles it, for a stage holding `secrets`. */
+/** The pipeline as the composition root builds it, for a stage holding `secrets`. */
 function stagePipeline(client: DynamoDBClient, table: string, secrets: readonly string[]) {
   const registry = effectRegistry(async () => undefined);
-  const logger = createWebhookLogger();
-  const deps: WebhookDependencies = {
-    settings: () => ({
-      config: loadWebhookConfig({ secret: secrets.join(","), mode: "test", toleranceSeconds: undefined }),
-      ledger: createLedger(client, table),
-    }),
-    registry: registry.registry,
-    logger,
-  };
+  const app = createWebhookApp(stageDependencies({ client, table, secrets, registry: registry.registry }));
   return {
     runs: registry.effects,
     invoke: async (request: WebhookRequest): Promise<Answer> => {
-      const response = await handleWebhook(request, deps);
+      const response = await app.handleWebhook(request);
       return { status: response.statusCode, headers: response.headers, body: response.body };
     },
   };

@@ -1,7 +1,5 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { createLedger } from "@stripe-webhooks/core/ledger";
-import { createWebhookLogger } from "@stripe-webhooks/core/log";
-import { handleWebhook, loadWebhookConfig, type WebhookDependencies } from "@stripe-webhooks/core/pipeline";
+import { createWebhookApp, type WebhookApp } from "@stripe-webhooks/core/app";
 import type { WebhookRequest } from "@stripe-webhooks/core/request";
 import { startDynalite, type Engine } from "@stripe-webhooks/testing/engines";
 import { newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
@@ -9,7 +7,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { delivery, nowSeconds, v1, type Delivery } from "./support/deliveries.ts";
 import { FigureBook } from "./support/figures.ts";
-import { effectRegistry } from "./support/handler-module.ts";
+import { effectRegistry, stageDependencies } from "./support/handler-module.ts";
 import { expectNoLeaks, LeakWatch } from "./support/leaks.ts";
 
 /*
@@ -30,21 +28,18 @@ let engine: Engine;
 let client: DynamoDBClient;
 let table: string;
 const registry = effectRegistry(async () => undefined);
-let deps: WebhookDependencies;
+let app: WebhookApp;
+// A small cap, so that some of the generated bodies are over it.
+let smallCapApp: WebhookApp;
 
 beforeAll(async () => {
   watch.startCapture();
   engine = await startDynalite();
   client = engine.client();
   table = await engine.createLedgerTable();
-  deps = {
-    settings: () => ({
-      config: loadWebhookConfig({ secret, mode: "test", toleranceSeconds: undefined }),
-      ledger: createLedger(client, table),
-    }),
-    registry: registry.registry,
-    logger: createWebhookLogger(),
-  };
+  const deps = stageDependencies({ client, table, secrets: [secret], registry: registry.registry });
+  app = createWebhookApp(deps);
+  smallCapApp = createWebhookApp({ ...deps, maxBodyBytes: 256 });
   book.ranOn(engine.name);
 });
 
@@ -56,9 +51,9 @@ afterAll(async () => {
 });
 
 /** Runs the pipeline; a throw fails the property. Returns the status and the answer's code. */
-async function answer(request: WebhookRequest, overrides: Partial<WebhookDependencies> = {}): Promise<{ status: number; code: string; runs: number }> {
+async function answer(request: WebhookRequest, target: WebhookApp = app): Promise<{ status: number; code: string; runs: number }> {
   const before = registry.effects.count();
-  const response = await handleWebhook(request, { ...deps, ...overrides });
+  const response = await target.handleWebhook(request);
   watch.shown("pipeline answer", JSON.stringify(response));
   statuses.set(response.statusCode, (statuses.get(response.statusCode) ?? 0) + 1);
   book.add("property inputs");
@@ -145,10 +140,9 @@ describe("body decoding", () => {
         const t = nowSeconds();
         const header = signing === "valid" ? watch.header(`t=${t},v1=${v1(secret, t, bytes)}`) : signing === "none" ? undefined : signing;
         const body = base64 ? bytes.toString("base64") + (garbleBase64 ? "%*!" : "") : bytes.toString("utf8");
-        // A small cap, so that some of these bodies are over it.
         const { status, runs } = await answer(
           request(body, { "stripe-signature": header, "content-type": contentType }, { method, isBase64Encoded: base64 }),
-          { maxBodyBytes: 256 },
+          smallCapApp,
         );
         expect(documented.has(status)).toBe(true);
         expect(status).not.toBe(500);

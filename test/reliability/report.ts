@@ -212,7 +212,7 @@ export function render(x: Figures): string {
   }
   push(
     "",
-    "Shared machinery: `support/harness.ts` runs the pipeline as `packages/functions/src/webhook.ts` assembles it (Powertools",
+    "Shared machinery: `support/harness.ts` runs the pipeline as the composition root builds it for the deployed entry (Powertools",
     "logger, real ledger, the stage's config), each invocation in a sandbox that can time out or die, under a clock the test",
     "moves forward past leases; a side effect is a handler run that returned. `support/proxy.ts` is an HTTP proxy on",
     "127.0.0.1 in front of the engine that stops (connections refused, in-flight ones cut), throttles with DynamoDB's own",

@@ -1,12 +1,6 @@
 import type Stripe from "stripe";
 import { isCatalogEventType, type CatalogEventType } from "./catalog.ts";
-
-/** The minimal structured logger handlers and the pipeline write to (Powertools' Logger fits). */
-export interface WebhookLogger {
-  info(message: string, ...attributes: Record<string, unknown>[]): void;
-  warn(message: string, ...attributes: Record<string, unknown>[]): void;
-  error(message: string, ...attributes: Record<string, unknown>[]): void;
-}
+import type { WebhookLogger } from "./logger.ts";
 
 /** Each catalog type mapped to the `stripe` package's event type for it. */
 export type CatalogEventMap = { [K in CatalogEventType]: Extract<Stripe.Event, { type: K }> };

@@ -1,7 +1,8 @@
 /*
- * The failures a caller must tell apart. One base class so the status map can recognise "ours"
- * with a single `instanceof`; each subclass sets `name` (it survives minification and shows in
- * logs) and keeps `cause` when there is one.
+ * The failures a caller must tell apart, one class each. What each one answers (status, code,
+ * message, log level) is decided in one place, the outcome table in outcomes.ts; the base class
+ * marks an error as one of ours, whose stack points at no bug. Each subclass sets `name` (it
+ * survives minification and shows in logs) and keeps `cause` when there is one.
  */
 
 /** How a signature check failed; logged so operators can tell a wrong secret from a replay. */
@@ -14,7 +15,7 @@ export type SignatureFailureReason =
 /** The stage's Stripe mode: `test` stages accept only test events, `live` only live ones. */
 export type StripeMode = "test" | "live";
 
-/** Base class of every error the webhook pipeline answers with a specific status. */
+/** Base class of the pipeline's own errors: expected failures, not bugs. */
 export class WebhookError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
@@ -148,4 +149,80 @@ export function errorSummary(error: unknown, maxLength = 500): string {
   const described = error instanceof Error ? `${error.name}: ${error.message}` : `Non-error thrown: ${String(error)}`;
   const text = redactSecrets(described);
   return text.length > maxLength ? `${text.slice(0, maxLength - 1)}…` : text;
+}
+
+/**
+ * What a failed Stripe API call is known by, every field safe to log: built by `callStripe`
+ * (stripe-api.ts) from the SDK's error, with secrets masked and no request or response body.
+ */
+export interface StripeCallFacts {
+  /** What was being done, e.g. `events.list`. */
+  operation: string;
+  /** One line: the SDK's error type, code, HTTP status, request id and message. */
+  description: string;
+  statusCode?: number;
+  /** Stripe's error code (`resource_missing`, `lock_timeout`, ...), when it sent one. */
+  code?: string;
+  /** Stripe's `Request-Id`, for looking the request up in the Dashboard's logs. */
+  requestId?: string;
+}
+
+/**
+ * Base class of the failures of a Stripe API call, so a caller can catch "Stripe said no"
+ * with one `instanceof` and tell the kinds apart by subclass.
+ */
+export class StripeCallError extends WebhookError {
+  readonly operation: string;
+  readonly description: string;
+  readonly statusCode: number | undefined;
+  readonly code: string | undefined;
+  readonly requestId: string | undefined;
+
+  constructor(message: string, facts: StripeCallFacts, cause: unknown) {
+    super(message, { cause });
+    this.name = "StripeCallError";
+    this.operation = facts.operation;
+    this.description = facts.description;
+    this.statusCode = facts.statusCode;
+    this.code = facts.code;
+    this.requestId = facts.requestId;
+  }
+}
+
+/**
+ * Stripe could not answer now: rate limited or a lock timeout (429), a conflict (409), a 5xx,
+ * a timeout or a broken connection, after the SDK's own retries. Trying again later is right.
+ */
+export class StripeUnavailableError extends StripeCallError {
+  constructor(facts: StripeCallFacts, cause: unknown) {
+    super(`Stripe ${facts.operation} failed, retry later: ${facts.description}`, facts, cause);
+    this.name = "StripeUnavailableError";
+  }
+}
+
+/**
+ * Stripe rejected the key (401) or the key lacks a permission (403, typically a restricted key
+ * missing one). Retrying cannot help; an operator must change the key or its permissions.
+ */
+export class StripeMisconfiguredError extends StripeCallError {
+  constructor(facts: StripeCallFacts, cause: unknown) {
+    super(
+      `Stripe ${facts.operation} failed: the API key is invalid or lacks a permission: ${facts.description}`,
+      facts,
+      cause,
+    );
+    this.name = "StripeMisconfiguredError";
+  }
+}
+
+/**
+ * Stripe refused this particular request (400 invalid request, 402 card error, 404 missing
+ * object, a reused idempotency key): the same request will fail again, and whether that
+ * matters is the caller's decision (`code` tells e.g. `resource_missing` apart).
+ */
+export class StripeRequestRefusedError extends StripeCallError {
+  constructor(facts: StripeCallFacts, cause: unknown) {
+    super(`Stripe ${facts.operation} was refused: ${facts.description}`, facts, cause);
+    this.name = "StripeRequestRefusedError";
+  }
 }

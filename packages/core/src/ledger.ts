@@ -62,7 +62,7 @@ export interface LedgerEntry {
 export type Contended =
   | { kind: "duplicate"; entry: LedgerEntry }
   /** `entry` is undefined when the item changed between the write and the fallback read. */
-  | { kind: "in-progress"; entry: LedgerEntry | undefined };
+  | { kind: "in_progress"; entry: LedgerEntry | undefined };
 
 /** The result of claiming an event for handling. */
 export type ClaimResult = { kind: "claimed"; entry: LedgerEntry } | Contended;
@@ -70,8 +70,8 @@ export type ClaimResult = { kind: "claimed"; entry: LedgerEntry } | Contended;
 /** The result of recording an event nobody handles. */
 export type IgnoreResult = { kind: "recorded"; entry: LedgerEntry } | Contended;
 
-/** `lease-lost`: the claim expired and another delivery took the event over; nothing was written. */
-export type ReleaseResult = "recorded" | "lease-lost";
+/** `lease_lost`: the claim expired and another delivery took the event over; nothing was written. */
+export type ReleaseResult = "recorded" | "lease_lost";
 
 /** The ledger's verbs. Every DynamoDB failure surfaces as {@link LedgerUnavailableError}. */
 export interface Ledger {
@@ -228,7 +228,7 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       );
       return "recorded";
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return "lease-lost";
+      if (error instanceof ConditionalCheckFailedException) return "lease_lost";
       throw new LedgerUnavailableError("release", error);
     }
   }
@@ -330,8 +330,8 @@ function eventKey(eventId: string): Item {
   return { [attr.pk]: { S: eventId } };
 }
 
-// DynamoDB rejects placeholders an expression does not use, so pass only the used ones.
-// One pass over the text: compiling a pattern per known name cost ~8% of a warm request.
+// DynamoDB rejects placeholders an expression does not use, so pass only the used ones, found in
+// one pass over the text (this runs on every request; a pattern per known name was measurably slower).
 function usedNames(expressions: string): Record<string, string> {
   const used = new Set(expressions.match(/#\w+/g));
   return Object.fromEntries(Object.entries(names).filter(([placeholder]) => used.has(placeholder)));
@@ -342,7 +342,7 @@ function contended(entry: LedgerEntry | undefined): Contended {
   // The write's condition failed on a `processing` item, so another delivery holds an unexpired
   // lease; or, only after the fallback read, the item changed in between. Either way another
   // delivery is at work, and Stripe's next retry will find the event settled.
-  return { kind: "in-progress", entry };
+  return { kind: "in_progress", entry };
 }
 
 const statuses: readonly string[] = ["processing", "processed", "failed", "ignored"] satisfies LedgerStatus[];

@@ -1,6 +1,6 @@
 /*
- * The numbers the webhook path depends on, in one dependency-free module so infra can import
- * them (`@stripe-webhooks/core/limits`) without pulling the SDKs into `sst.config.ts`.
+ * The numbers the pipeline depends on, in one dependency-free module so infra can import them
+ * (`@stripe-webhooks/core/limits`) without pulling the SDKs into `sst.config.ts`.
  */
 
 /**
@@ -40,11 +40,10 @@ export const defaultToleranceSeconds = 300;
 export const futureSkewSeconds = 60;
 
 /**
- * The largest body accepted, in bytes (1 MiB). Stripe's event envelopes around its own example
- * objects weigh 2 to 8 KB pretty-printed (the largest, `subscription`, is 5.9 KB); a heavy real
- * event (a subscription with 20 items, full metadata and `previous_attributes`) stays within a
- * few hundred KB. A body above this is not an event Stripe would send, and a 413 is cheaper
- * than hashing it. It stays below the function URL's 6 MB limit so the answer is ours.
+ * The largest body accepted, in bytes (1 MiB). Stripe's events are a few kilobytes, and even a
+ * heavy one (many subscription items, full metadata and `previous_attributes`) stays far below
+ * this. A body above it is not an event Stripe would send, and a 413 is cheaper than hashing
+ * it. It stays below the function URL's 6 MB limit so the answer is ours.
  */
 export const maxBodyBytes = 1024 * 1024;
 

@@ -1,7 +1,8 @@
 import type Stripe from "stripe";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { eventCatalog, isCatalogEventType } from "../src/catalog.ts";
-import { dispatch, isCatalogEvent, type HandlerRegistry, type WebhookLogger } from "../src/dispatch.ts";
+import { dispatch, isCatalogEvent, type HandlerRegistry } from "../src/dispatch.ts";
+import type { WebhookLogger } from "../src/logger.ts";
 import { exampleHandlers } from "../src/handlers.ts";
 import { asStripeEvent } from "../src/verify.ts";
 import { buildableTypes, buildEvent } from "@stripe-webhooks/scripts/stripe-events";

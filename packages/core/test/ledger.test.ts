@@ -83,7 +83,7 @@ describeEachEngine("ledger", (engine) => {
 
       const result = await ledger.claim(event);
 
-      expect(result.kind).toBe("in-progress");
+      expect(result.kind).toBe("in_progress");
       expect(result.entry?.attempts).toBe(1);
       expect((await getLedgerEntry(client, tableName, event.id))?.attempts).toBe(1);
     });
@@ -154,7 +154,7 @@ describeEachEngine("ledger", (engine) => {
       const current = await ledger.complete(second.entry, "B's result");
 
       // Assess
-      expect(late).toBe("lease-lost");
+      expect(late).toBe("lease_lost");
       expect(current).toBe("recorded");
       expect(await getLedgerEntry(client, tableName, event.id)).toMatchObject({ status: "processed", attempts: 2, outcome: "B's result" });
     });
@@ -168,7 +168,7 @@ describeEachEngine("ledger", (engine) => {
 
       const late = await ledger.fail(first.entry, "Error: late");
 
-      expect(late).toBe("lease-lost");
+      expect(late).toBe("lease_lost");
       expect(await getLedgerEntry(client, tableName, event.id)).toMatchObject({ status: "processing", attempts: 2 });
     });
   });

@@ -1,18 +1,22 @@
 import { randomUUID } from "node:crypto";
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { HandlerRegistry } from "@stripe-webhooks/core/dispatch";
+import { exampleHandlers } from "@stripe-webhooks/core/handlers";
 import { createLedger, getLedgerEntry, type LedgerEvent } from "@stripe-webhooks/core/ledger";
 import { leaseSeconds, maxBodyBytes } from "@stripe-webhooks/core/limits";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
-import { testAwsEnvironment, unreachableEndpoint } from "@stripe-webhooks/testing/engines";
+import { startDynalite, testAwsEnvironment, unreachableEndpoint } from "@stripe-webhooks/testing/engines";
 import { buildEvent, newWebhookSecret, signPayload, type BuildEventOptions } from "@stripe-webhooks/scripts/stripe-events";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { createLogger } from "../src/logger.ts";
+import { createWebhookHandler } from "../src/webhook-handler.ts";
 
 /*
- * The deployed entry point, packages/functions/src/webhook.ts, driven through function URL
- * events with the environment SST gives it, against real DynamoDB engines.
+ * The function URL handler, driven through function URL events against real DynamoDB engines:
+ * built by the composition root (`createWebhookHandler`) as the deployed entry builds it, and,
+ * once, the deployed entry itself with the environment SST gives it in Lambda.
  */
 
 const secret = newWebhookSecret();
@@ -20,30 +24,16 @@ const secret = newWebhookSecret();
 const previousSecret = newWebhookSecret();
 const tableName = "webhook-ledger";
 
-Object.assign(process.env, testAwsEnvironment, {
-  SST_RESOURCE_App: JSON.stringify({ name: "stripe-webhooks", stage: "test" }),
-  SST_RESOURCE_StripeWebhookSecret: JSON.stringify({ type: "sst.sst.Secret", value: `${secret},${previousSecret}` }),
-  SST_RESOURCE_Ledger: JSON.stringify({ type: "sst.sst.Linkable", name: tableName }),
-  STRIPE_MODE: "test",
-});
-
-type Handler = (event: LambdaFunctionURLEvent) => Promise<unknown>;
-
 interface Loaded {
   invoke: (event: LambdaFunctionURLEvent) => Promise<{ statusCode: number; headers: Record<string, string>; body: Record<string, unknown> }>;
   handlers: HandlerRegistry;
   logs: string[];
 }
 
-// A fresh copy of the module, so its module-scope client picks up this engine's endpoint.
-async function loadHandler(endpoint: string): Promise<Loaded> {
-  vi.resetModules();
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
-  const { handler }: { handler: Handler } = await import("../src/webhook.ts");
-  const { exampleHandlers } = await import("@stripe-webhooks/core/handlers");
+// Powertools writes JSON lines straight to stdout/stderr; keep them for assertions.
+function capturing(handler: (event: LambdaFunctionURLEvent) => Promise<unknown>, handlers: HandlerRegistry): Loaded {
   const logs: string[] = [];
   const invoke: Loaded["invoke"] = async (event) => {
-    // Powertools writes JSON lines straight to stdout/stderr; keep them for assertions.
     const capture = (chunk: unknown) => {
       logs.push(String(chunk));
       return true;
@@ -60,8 +50,25 @@ async function loadHandler(endpoint: string): Promise<Loaded> {
       err.mockRestore();
     }
   };
-  return { invoke, handlers: exampleHandlers, logs };
+  return { invoke, handlers, logs };
 }
+
+// The handler as the deployed entry composes it, over this engine, with a registry of its own to spy on.
+function loadHandler(endpoint: string): Loaded {
+  const handlers: HandlerRegistry = { ...exampleHandlers };
+  const handler = createWebhookHandler({
+    dynamo: new DynamoDBClient({ endpoint, region: testAwsEnvironment.AWS_REGION, credentials: testCredentials }),
+    settings: () => ({ webhookSecret: `${secret},${previousSecret}`, tableName, mode: "test", toleranceSeconds: undefined }),
+    registry: handlers,
+    logger: createLogger(),
+  });
+  return capturing(handler, handlers);
+}
+
+const testCredentials = {
+  accessKeyId: testAwsEnvironment.AWS_ACCESS_KEY_ID,
+  secretAccessKey: testAwsEnvironment.AWS_SECRET_ACCESS_KEY,
+};
 
 function urlEvent(init: { body?: string; headers?: Record<string, string>; method?: string; isBase64Encoded?: boolean }): LambdaFunctionURLEvent {
   const method = init.method ?? "POST";
@@ -125,7 +132,7 @@ describeEachEngine("webhook handler", (engine) => {
   beforeAll(async () => {
     await engine().createLedgerTable(tableName);
     client = engine().client();
-    loaded = await loadHandler(engine().endpoint);
+    loaded = loadHandler(engine().endpoint);
   });
 
   afterAll(() => client.destroy());
@@ -393,7 +400,7 @@ describeEachEngine("webhook handler", (engine) => {
 describe("webhook handler with DynamoDB down", () => {
   it("answers 500, runs no handler, and says only that it is unavailable", async () => {
     // Prepare
-    const loaded = await loadHandler(await unreachableEndpoint());
+    const loaded = loadHandler(await unreachableEndpoint());
     const handler = vi.spyOn(loaded.handlers, "invoice.paid");
     const { request } = deliver("invoice.paid");
 
@@ -408,5 +415,37 @@ describe("webhook handler with DynamoDB down", () => {
     });
     expect(handler).not.toHaveBeenCalled();
     expect(loaded.logs.join("")).toContain("LedgerUnavailableError");
+  });
+});
+
+describe("the deployed entry (packages/functions/src/webhook.ts)", () => {
+  // The one test of SST's wiring in Lambda: the default reads its links through `Resource` from
+  // the SST_RESOURCE_* variables and the mode from STRIPE_MODE, on the first request.
+  it("reads its secret and ledger from the SST links and processes a delivery signed with either secret", async () => {
+    const engine = await startDynalite();
+    const table = await engine.createLedgerTable("linked-ledger");
+    Object.assign(process.env, testAwsEnvironment, {
+      SST_RESOURCE_App: JSON.stringify({ name: "stripe-webhooks", stage: "test" }),
+      SST_RESOURCE_StripeWebhookSecret: JSON.stringify({ type: "sst.sst.Secret", value: `${secret},${previousSecret}` }),
+      SST_RESOURCE_Ledger: JSON.stringify({ type: "sst.sst.Linkable", name: table }),
+      STRIPE_MODE: "test",
+      AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint,
+    });
+    const client = engine.client();
+    try {
+      const { handler } = await import("../src/webhook.ts");
+      const loaded = capturing(handler, exampleHandlers);
+      const current = deliver("invoice.paid");
+      const rotated = deliver("invoice.paid", { secret: previousSecret });
+
+      const answers = [await loaded.invoke(current.request), await loaded.invoke(rotated.request)];
+
+      expect(answers.map((answer) => answer.body)).toEqual([{ result: "processed" }, { result: "processed" }]);
+      expect(await getLedgerEntry(client, table, current.event.id)).toMatchObject({ status: "processed", attempts: 1 });
+      expect(await getLedgerEntry(client, table, rotated.event.id)).toMatchObject({ status: "processed", attempts: 1 });
+    } finally {
+      client.destroy();
+      await engine.stop();
+    }
   });
 });

@@ -20,10 +20,14 @@ export interface LedgerTarget {
   close(): Promise<void>;
 }
 
-/** Resource.Ledger when SST links are active, without Resource's throw when they are not. */
+/** Resource.Ledger when SST links are active (`sst shell`); undefined when they are not. */
 function linkedLedger(): { name: string; stage: string } | undefined {
-  if (!process.env.SST_RESOURCE_Ledger) return undefined;
-  return { name: Resource.Ledger.name, stage: Resource.App.stage };
+  try {
+    return { name: Resource.Ledger.name, stage: Resource.App.stage };
+  } catch {
+    // Resource throws for a link it does not have: not under `sst shell`.
+    return undefined;
+  }
 }
 
 export async function findLedger(dataDir: string): Promise<LedgerTarget> {

@@ -1,9 +1,9 @@
 import { parseCli, parseCount, UsageError } from "./cli.ts";
 import { resolveDataDir } from "./data-dir.ts";
-import { isLoopbackEndpoint, ledgerTableName, localCredentials, localRegion } from "./local-dynamo.ts";
+import { ledgerTableName, localRegion } from "./local-dynamo.ts";
 import { parseWebhookSecrets } from "./secrets.ts";
 
-/* The local receiver's settings, and the Lambda environment it gives the handler. */
+/* The local receiver's settings. */
 
 const usage = `Usage: npm start -- [options]
 
@@ -76,26 +76,11 @@ export function readConfig(): Config | undefined {
 }
 
 /**
- * The variables SST sets for the deployed function, pointed at local resources. They must be
- * in place before the handler module is first imported: it (and `sst`'s Resource) read them
- * at load time.
+ * The handler's log level locally. It logs one JSON line per request through Powertools (INFO
+ * when handled, WARN when refused); the receiver's own line says the same readably, the refusal
+ * message included, so by default only errors (failures, with their stacks) come through as
+ * JSON. Set before the handler's logger is created.
  */
-export function configureHandlerEnvironment(config: Config, endpoint: string, secrets: string[]): void {
-  const env = process.env;
-  env.SST_RESOURCE_App = JSON.stringify({ name: "stripe-webhooks", stage: "local" });
-  env.SST_RESOURCE_StripeWebhookSecret = JSON.stringify({ type: "sst.sst.Secret", value: secrets.join(",") });
-  env.SST_RESOURCE_Ledger = JSON.stringify({ type: "sst.sst.Linkable", name: config.tableName });
-  // Only test-mode events may reach a developer's machine.
-  env.STRIPE_MODE = "test";
-  env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
-  env.AWS_REGION = config.region;
-  if (isLoopbackEndpoint(endpoint)) {
-    env.AWS_ACCESS_KEY_ID = localCredentials.accessKeyId;
-    env.AWS_SECRET_ACCESS_KEY = localCredentials.secretAccessKey;
-    delete env.AWS_SESSION_TOKEN;
-  }
-  // The handler logs one JSON line per request through Powertools (INFO when handled, WARN when
-  // refused). Locally the receiver's own line says the same readably, the refusal message
-  // included, so by default only errors (failures, with their stacks) come through as JSON.
-  env.POWERTOOLS_LOG_LEVEL ??= config.verbose ? "INFO" : "ERROR";
+export function configureHandlerLogLevel(config: Config): void {
+  process.env.POWERTOOLS_LOG_LEVEL ??= config.verbose ? "INFO" : "ERROR";
 }

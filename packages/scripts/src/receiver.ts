@@ -1,5 +1,8 @@
 import { isAbsolute, relative } from "node:path";
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
+import { exampleHandlers } from "@stripe-webhooks/core/handlers";
+import { createLogger } from "@stripe-webhooks/functions/logger";
+import { createWebhookHandler } from "@stripe-webhooks/functions/webhook-handler";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import { runMain, UsageError } from "./cli.ts";
 import {
@@ -11,14 +14,15 @@ import {
 } from "./data-dir.ts";
 import { functionTimeoutMs } from "./lambda-context.ts";
 import { dynamoClient, ensureLedgerTable, startDynalite } from "./local-dynamo.ts";
-import { configureHandlerEnvironment, readConfig, type Config } from "./receiver-config.ts";
+import { configureHandlerLogLevel, readConfig, type Config } from "./receiver-config.ts";
 import { createReceiverServer, type Invoke } from "./receiver-server.ts";
 import { loadOrCreateSecret } from "./secrets.ts";
+import { checkApiKey, describeSecret, startStripeListen, stripeCliBinary, type StripeListen } from "./stripe-cli.ts";
 
 /*
  * `npm start`: the webhook pipeline on this machine. An HTTP server turns requests into Lambda
- * function URL events for the very handler module that is deployed, configured the way SST
- * configures it in Lambda (SST_RESOURCE_* variables), against an embedded DynamoDB.
+ * function URL events for the handler the deployed entry builds (the same factory, handlers and
+ * logger), given local dependencies: an embedded DynamoDB and the local signing secrets.
  */
 
 function listen(server: ReturnType<typeof createReceiverServer>["server"], port: number): Promise<number> {
@@ -46,25 +50,34 @@ function show(path: string): string {
   return shown === "" ? "." : shown.startsWith("..") || isAbsolute(shown) ? path : shown;
 }
 
-function printBanner(config: Config, url: string, secret: { value: string; note: string }, ledger: string): void {
-  const catalog = eventCatalog.join(",");
+function printBanner(
+  config: Config,
+  url: string,
+  secret: { value: string; note: string },
+  ledger: string,
+  stripeCli: { status: string; forwarding: boolean } | undefined,
+): void {
   // The other tools find this receiver through the data directory, so a custom one is passed on.
   const env = config.dataDir === defaultDataDir ? "" : `DATA_DIR=${show(config.dataDir)} `;
   console.log(`
-Stripe webhook receiver (local): packages/functions/src/webhook.ts as a Lambda function URL
+Stripe webhook receiver (local): the deployed handler (packages/functions/src/webhook.ts) as a Lambda function URL
 
   Webhook URL     ${url}
   Signing secret  ${secret.value}  (${secret.note})
   Ledger          ${ledger}
   Data directory  ${show(config.dataDir)}
   Handler logs    ${process.env.POWERTOOLS_LOG_LEVEL} and above (--verbose or POWERTOOLS_LOG_LEVEL=INFO for all)
-
+${stripeCli ? `  Stripe CLI      ${stripeCli.status}\n` : ""}
 Try it:    ${env}npm run trigger -- checkout.session.completed
            ${env}npm run events
-Real test-mode events from your Stripe account, through the Stripe CLI:
-           stripe listen --events ${catalog} --forward-to ${url}
-  stripe listen prints its own signing secret (whsec_...): restart this receiver with
-           STRIPE_WEBHOOK_SECRET=<that whsec_...> npm start
+${
+  stripeCli?.forwarding
+    ? `Real test-mode events from your Stripe account (Stripe creates the objects, stripe listen forwards):
+           ${env}npm run trigger -- --stripe checkout.session.completed`
+    : `Real test-mode events from your Stripe account: the receiver runs the Stripe CLI's stripe listen
+  (the catalog's events, forwarded here, its signing secret trusted) when started with
+           STRIPE_API_KEY=sk_test_... npm start`
+}
 Ctrl+C stops the receiver (in-flight requests finish, the ledger is flushed to disk).
 `);
 }
@@ -81,6 +94,11 @@ async function main(): Promise<number> {
         "Stop it, or give this one its own DATA_DIR.",
     );
   }
+  // A malformed or live key is a setting to fix before anything starts; a key Stripe refuses
+  // later only costs the forwarding.
+  const stripeKey = process.env.STRIPE_API_KEY || undefined;
+  const keyProblem = stripeKey ? checkApiKey(stripeKey) : undefined;
+  if (keyProblem) throw new UsageError(keyProblem);
   const secrets = config.envSecrets ?? [loadOrCreateSecret(config.dataDir).secret];
   // Listened for from here on, so a Ctrl+C during startup still ends in an orderly stop.
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
@@ -98,17 +116,21 @@ async function main(): Promise<number> {
     logError: (line) => console.error(line),
   });
   const port = await listen(receiver.server, config.port);
+  const url = `http://127.0.0.1:${port}${webhookPath}`;
 
   const embedded = config.externalEndpoint
     ? undefined
     : await startDynalite(config.memory ? undefined : dynamoDataPath(config.dataDir));
   const endpoint = config.externalEndpoint ?? embedded?.endpoint ?? "";
   let stopping = false;
+  let stripeListen: StripeListen | undefined;
 
   async function stop(reason: string | undefined): Promise<number> {
     if (stopping) return 1;
     stopping = true;
     if (reason) console.log(`${reason}: finishing in-flight requests...`);
+    // First, so nothing new is forwarded while the requests in flight finish.
+    await stripeListen?.stop();
     // Every invocation ends by the function timeout, so this only cuts off a stuck socket.
     const drained = await receiver.drain(functionTimeoutMs + 1000);
     if (!drained) console.error("some requests were still open after the function timeout and were cut off");
@@ -121,18 +143,40 @@ async function main(): Promise<number> {
   try {
     const client = dynamoClient(endpoint, config.region);
     const created = await ensureLedgerTable(client, config.tableName);
-    client.destroy();
 
-    configureHandlerEnvironment(config, endpoint, secrets);
-    const handlerModule = await import("@stripe-webhooks/functions/webhook").catch((error: unknown) => {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`could not load the handler packages/functions/src/webhook.ts: ${reason}`, { cause: error });
-    });
+    // Before the handler is built, so the CLI's secret is trusted from the first event on.
+    const cliSecrets: string[] = [];
+    let stripeCli: { status: string; forwarding: boolean } | undefined;
+    if (stripeKey) {
+      const started = await startStripeListen(
+        { binary: stripeCliBinary(), env: process.env, print: (line) => console.log(line) },
+        { forwardTo: url, events: eventCatalog },
+      );
+      if (started.ok) {
+        stripeListen = started.listen;
+        cliSecrets.push(started.listen.secret);
+        stripeCli = {
+          forwarding: true,
+          status:
+            `stripe listen (pid ${started.listen.pid}) forwards the catalog's test-mode events here; ` +
+            `its secret ${describeSecret(started.listen.secret)} is trusted too`,
+        };
+      } else {
+        stripeCli = { forwarding: false, status: `not forwarding: ${started.reason}` };
+      }
+    }
+
+    configureHandlerLogLevel(config);
     // Typed, so a change to the handler's signature breaks the typecheck here too.
-    const invoke: Invoke = handlerModule.handler;
+    const invoke: Invoke = createWebhookHandler({
+      dynamo: client,
+      // Only test-mode events may reach a developer's machine.
+      settings: () => ({ webhookSecret: [...secrets, ...cliSecrets].join(","), tableName: config.tableName, mode: "test" }),
+      registry: exampleHandlers,
+      logger: createLogger(),
+    });
     handlerLoaded(invoke);
 
-    const url = `http://127.0.0.1:${port}${webhookPath}`;
     writeReceiverState(config.dataDir, {
       pid: process.pid,
       url,
@@ -155,6 +199,7 @@ async function main(): Promise<number> {
         note: config.envSecrets ? "from STRIPE_WEBHOOK_SECRET" : "generated once, kept in the data directory",
       },
       `${where}, table ${config.tableName}${created ? " (created)" : ""}`,
+      stripeCli,
     );
     // A stable line for scripts and tests to wait for.
     console.log(`ready url=${url} dynamodb=${endpoint} table=${config.tableName} pid=${process.pid}`);

@@ -4,6 +4,7 @@ import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 import { toFunctionUrlEvent } from "../../../packages/scripts/src/function-url.ts";
 import type { WebhookRequest } from "@stripe-webhooks/core/request";
+import { toWebhookRequest as functionUrlRequest } from "@stripe-webhooks/functions/webhook-handler";
 import type { LeakWatch } from "./leaks.ts";
 
 /*
@@ -112,12 +113,5 @@ export function toLambdaEvent(request: RawRequest): LambdaFunctionURLEvent {
 
 /** The pipeline's request for a raw request, as the Lambda entry builds it from the function URL event. */
 export function toWebhookRequest(request: RawRequest): WebhookRequest {
-  const event = toLambdaEvent(request);
-  return {
-    method: event.requestContext.http.method,
-    headers: event.headers,
-    body: event.body,
-    isBase64Encoded: event.isBase64Encoded,
-    requestId: event.requestContext.requestId,
-  };
+  return functionUrlRequest(toLambdaEvent(request));
 }

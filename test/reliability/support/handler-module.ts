@@ -1,9 +1,10 @@
-/// <reference path="../../../packages/functions/sst-env.d.ts" />
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ScanCommand } from "@aws-sdk/client-dynamodb";
+import { ScanCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { AppDependencies } from "@stripe-webhooks/core/app";
 import { eventCatalog, type CatalogEventType } from "@stripe-webhooks/core/catalog";
 import type { EventHandler, HandlerContext, HandlerRegistry, HandlerResult } from "@stripe-webhooks/core/dispatch";
-import { testAwsEnvironment } from "@stripe-webhooks/testing/engines";
+import { exampleHandlers } from "@stripe-webhooks/core/handlers";
+import { createLogger } from "@stripe-webhooks/functions/logger";
+import { createWebhookHandler } from "@stripe-webhooks/functions/webhook-handler";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 import { vi } from "vitest";
 
@@ -23,42 +24,46 @@ export interface RunLog {
 }
 
 /**
- * The deployed Lambda entry (packages/functions/src/webhook.ts), freshly imported with the
- * environment SST gives it in Lambda, so its module-scope client, logger and `Resource` pick up
- * this engine and these secrets (a new import is a new deploy). Its example handlers are spied
- * on, so every run is counted.
+ * The function URL handler as the deployed entry composes it (`createWebhookHandler` with the
+ * Powertools logger and the example handlers), over this engine and these secrets. Its handlers
+ * are spied on, so every run is counted.
  */
-export async function loadLambdaHandler(settings: {
-  endpoint: string;
+export function loadLambdaHandler(settings: {
+  client: DynamoDBClient;
   table: string;
   secrets: readonly string[];
   mode?: "test" | "live";
-}): Promise<{ invoke: (event: LambdaFunctionURLEvent) => Promise<Answer>; runs: RunLog }> {
-  vi.resetModules();
-  Object.assign(process.env, testAwsEnvironment, {
-    SST_RESOURCE_App: JSON.stringify({ name: "stripe-webhooks", stage: "reliability" }),
-    SST_RESOURCE_StripeWebhookSecret: JSON.stringify({ type: "sst.sst.Secret", value: settings.secrets.join(",") }),
-    SST_RESOURCE_Ledger: JSON.stringify({ type: "sst.sst.Linkable", name: settings.table }),
-    STRIPE_MODE: settings.mode ?? "test",
-    AWS_ENDPOINT_URL_DYNAMODB: settings.endpoint,
-  });
-  delete process.env.POWERTOOLS_DEV;
-  delete process.env.POWERTOOLS_LOG_LEVEL;
-  const { handler } = await import("../../../packages/functions/src/webhook.ts");
-  // `sst/resource` is an external module: loaded once per process, it keeps the first links it
-  // read. A second "deploy" with other secrets would silently test the old ones.
-  const { Resource } = await import("sst/resource");
-  if (Resource.StripeWebhookSecret.value !== settings.secrets.join(",")) {
-    throw new Error("this process already loaded other SST links; use the pipeline directly for other secrets");
-  }
-  const { exampleHandlers } = await import("@stripe-webhooks/core/handlers");
-  const runs = spyOnRegistry(exampleHandlers);
+}): { invoke: (event: LambdaFunctionURLEvent) => Promise<Answer>; runs: RunLog } {
+  const handlers: HandlerRegistry = { ...exampleHandlers };
+  const runs = spyOnRegistry(handlers);
+  const handler = createWebhookHandler(stageDependencies({ ...settings, registry: handlers }));
   return {
     runs,
     invoke: async (event) => {
-      const result = (await handler(event)) as { statusCode?: number; headers?: Record<string, string>; body?: string };
-      return { status: result.statusCode ?? 0, headers: result.headers ?? {}, body: result.body ?? "" };
+      const result = await handler(event);
+      return { status: result.statusCode, headers: result.headers, body: result.body };
     },
+  };
+}
+
+/**
+ * A stage's dependencies for the composition root, as the deployed entry gives them: the
+ * Powertools logger, the stage's secrets and mode, the ledger table on `client`.
+ */
+export function stageDependencies(settings: {
+  client: DynamoDBClient;
+  table: string;
+  secrets: readonly string[];
+  registry: HandlerRegistry;
+  mode?: "test" | "live";
+  now?: () => number;
+}): AppDependencies {
+  return {
+    dynamo: settings.client,
+    settings: () => ({ webhookSecret: settings.secrets.join(","), tableName: settings.table, mode: settings.mode ?? "test" }),
+    registry: settings.registry,
+    logger: createLogger(),
+    ...(settings.now ? { now: settings.now } : {}),
   };
 }
 

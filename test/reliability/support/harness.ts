@@ -1,20 +1,20 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { HandlerContext } from "@stripe-webhooks/core/dispatch";
-import { createLedger } from "@stripe-webhooks/core/ledger";
+import { createWebhookApp } from "@stripe-webhooks/core/app";
+import type { HandlerRegistry } from "@stripe-webhooks/core/dispatch";
 import { leaseSeconds } from "@stripe-webhooks/core/limits";
-import { createWebhookLogger } from "@stripe-webhooks/core/log";
-import { handleWebhook, loadWebhookConfig, type WebhookDependencies } from "@stripe-webhooks/core/pipeline";
 import { delivery, nowSeconds, resigned, toWebhookRequest, type Delivery } from "./deliveries.ts";
-import { effectRegistry, type AnyEvent, type Answer } from "./handler-module.ts";
+import { effectRegistry, stageDependencies, type AnyEvent, type Answer } from "./handler-module.ts";
 import type { LeakWatch } from "./leaks.ts";
 import { sleep } from "./random.ts";
 
 /*
- * The webhook pipeline as the Lambda entry assembles it (Powertools logger, the real ledger,
- * the stage's config), run as Lambda runs it: each invocation in its own "sandbox" that can
- * time out or die, under a clock the test can move forward (leases, signatures), with every
- * handler run counted as a side effect once it returns.
+ * The webhook pipeline as the Lambda entry composes it (the composition root with the Powertools
+ * logger, the real ledger, the stage's config), run as Lambda runs it: each invocation in its own
+ * "sandbox" (a fresh container: settings read anew, over the client of the moment) that can time
+ * out or die, under a clock the test can move forward (leases, signatures), with every handler
+ * run counted as a side effect once it returns.
  */
 
 /** The test's clock: real time plus an offset that only grows. */
@@ -96,7 +96,7 @@ export class Harness {
   readonly history = new Map<string, string[]>();
   private readonly recorded = new Set<string>();
   private readonly active = new Map<string, Set<Sandbox>>();
-  private readonly deps: WebhookDependencies;
+  private readonly registry: HandlerRegistry;
 
   constructor(private readonly options: HarnessOptions) {
     this.clock = options.clock ?? new Clock();
@@ -118,16 +118,7 @@ export class Harness {
     });
     this.effects = effects;
     this.started = started;
-    const logger = createWebhookLogger();
-    this.deps = {
-      settings: () => ({
-        config: loadWebhookConfig({ secret: options.secret, mode: "test", toleranceSeconds: undefined }),
-        ledger: createLedger(options.client(), options.table, { now: this.clock.now }),
-      }),
-      registry,
-      logger,
-      now: this.clock.now,
-    };
+    this.registry = registry;
   }
 
   /** A new signed delivery of a catalog event. */
@@ -143,7 +134,16 @@ export class Harness {
   async invoke(original: Delivery, deadlineMs?: number): Promise<Outcome> {
     const attempt = resigned(this.options.watch, original, this.options.secret, nowSeconds(this.clock.now()));
     const sandbox: Sandbox = { dead: false, effect: false };
-    const run = sandboxes.run(sandbox, () => handleWebhook(toWebhookRequest(attempt.request), this.deps));
+    const app = createWebhookApp(
+      stageDependencies({
+        client: this.options.client(),
+        table: this.options.table,
+        secrets: [this.options.secret],
+        registry: this.registry,
+        now: this.clock.now,
+      }),
+    );
+    const run = sandboxes.run(sandbox, () => app.handleWebhook(toWebhookRequest(attempt.request)));
     let answer: Answer;
     if (deadlineMs === undefined) {
       const response = await run;

@@ -10,15 +10,17 @@ import {
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
 } from "../src/errors.ts";
-import { toHttpResponse, type PipelineResult } from "../src/http.ts";
+import { toHttpResponse } from "../src/http.ts";
+import { describeOutcome, summaryMessages } from "../src/outcomes.ts";
+import type { EventResult } from "../src/process-event.ts";
 
 describe("toHttpResponse", () => {
-  it.each<[string, PipelineResult, number, string]>([
+  it.each<[string, EventResult, number, string]>([
     ["processed", { ok: true, outcome: { kind: "processed", attempts: 1 } }, 200, "processed"],
     ["duplicate", { ok: true, outcome: { kind: "duplicate", status: "processed", attempts: 1 } }, 200, "duplicate"],
     ["ignored", { ok: true, outcome: { kind: "ignored", attempts: 1 } }, 200, "ignored"],
-    ["in progress", { ok: true, outcome: { kind: "in-progress", attempts: 1 } }, 409, "in_progress"],
-    ["lease lost", { ok: true, outcome: { kind: "lease-lost", attempts: 1 } }, 409, "lease_lost"],
+    ["in progress", { ok: true, outcome: { kind: "in_progress", attempts: 1 } }, 409, "in_progress"],
+    ["lease lost", { ok: true, outcome: { kind: "lease_lost", attempts: 1 } }, 409, "lease_lost"],
     ["wrong method", { ok: false, error: new MethodNotAllowedError("GET") }, 405, "method_not_allowed"],
     ["not JSON", { ok: false, error: new UnsupportedMediaTypeError("text/plain") }, 415, "unsupported_media_type"],
     ["too large", { ok: false, error: new PayloadTooLargeError(2, 1) }, 413, "payload_too_large"],
@@ -52,5 +54,25 @@ describe("toHttpResponse", () => {
     expect(response.body).not.toContain("ECONNREFUSED");
     expect(response.body).not.toContain("arn:aws");
     expect(response.body.length).toBeLessThan(200);
+  });
+});
+
+describe("describeOutcome", () => {
+  it.each<[string, EventResult, "info" | "warn" | "error", string]>([
+    ["processed", { ok: true, outcome: { kind: "processed", attempts: 1 } }, "info", summaryMessages.handled],
+    ["in progress", { ok: true, outcome: { kind: "in_progress", attempts: 1 } }, "info", summaryMessages.handled],
+    ["bad signature", { ok: false, error: new InvalidSignatureError("missing-header", "x") }, "warn", summaryMessages.refused],
+    ["too large", { ok: false, error: new PayloadTooLargeError(2, 1) }, "warn", summaryMessages.refused],
+    ["livemode mismatch", { ok: false, error: new LivemodeMismatchError("live", false) }, "error", summaryMessages.misconfigured],
+    ["handler failed", { ok: false, error: new HandlerFailedError("evt_1", "invoice.paid", new Error("x")) }, "error", summaryMessages.failed],
+    ["misconfigured", { ok: false, error: new ConfigurationError("x") }, "error", summaryMessages.failed],
+    ["a thrown string", { ok: false, error: "boom" }, "error", summaryMessages.failed],
+  ])("logs %s at %s", (_, result, level, summary) => {
+    expect(describeOutcome(result)).toMatchObject({ level, summary });
+  });
+
+  it("gives a 409 a message that says to retry, and a 200 none", () => {
+    expect(describeOutcome({ ok: true, outcome: { kind: "lease_lost", attempts: 2 } }).message).toContain("retry");
+    expect(describeOutcome({ ok: true, outcome: { kind: "processed", attempts: 1 } }).message).toBeUndefined();
   });
 });

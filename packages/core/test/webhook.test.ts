@@ -1,11 +1,12 @@
 import { ProvisionedThroughputExceededException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { HandlerRegistry, WebhookLogger } from "../src/dispatch.ts";
+import type { HandlerRegistry } from "../src/dispatch.ts";
+import type { WebhookLogger } from "../src/logger.ts";
 import { ConfigurationError } from "../src/errors.ts";
 import { exampleHandlers } from "../src/handlers.ts";
 import { createLedger, getLedgerEntry, type Ledger } from "../src/ledger.ts";
 import { leaseSeconds } from "../src/limits.ts";
-import { handleWebhook, loadWebhookConfig, type WebhookConfig, type WebhookDependencies } from "../src/pipeline.ts";
+import { handleWebhook, loadWebhookConfig, type WebhookConfig, type WebhookDependencies } from "../src/webhook.ts";
 import type { WebhookRequest } from "../src/request.ts";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { countRequests } from "@stripe-webhooks/testing/engines";

@@ -1,0 +1,128 @@
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type Stripe from "stripe";
+import type { HandlerRegistry } from "./dispatch.ts";
+import { ConfigurationError, type StripeMode } from "./errors.ts";
+import type { HttpResponse } from "./http.ts";
+import { createLedger, type Ledger, type LedgerOptions } from "./ledger.ts";
+import type { WebhookLogger } from "./logger.ts";
+import { logOutcome } from "./outcomes.ts";
+import { processEvent, type EventResult, type EventSource, type EventTrace } from "./process-event.ts";
+import type { WebhookRequest } from "./request.ts";
+import { handleWebhook, loadStripeMode, loadWebhookConfig, resolveSettings, type WebhookConfig } from "./webhook.ts";
+
+/*
+ * The composition root: the one place that turns a stage's raw settings and a DynamoDB client
+ * into the pipeline's dependencies. The Lambda entries, the local receiver, the tests and the
+ * bench all call it with their own dependencies instead of imitating SST's environment.
+ */
+
+/** A stage's settings as its environment holds them: strings, possibly missing. */
+export interface AppSettings {
+  /** One `whsec_...` secret, or several separated by commas. Only the webhook path needs it. */
+  webhookSecret?: string | undefined;
+  /** `test` or `live`; `test` when unset. */
+  mode: string | undefined;
+  /** Whole seconds; stripe's 300 when unset. */
+  toleranceSeconds?: string | undefined;
+  /** The ledger table's name. */
+  tableName: string | undefined;
+}
+
+/** What the app is built from. */
+export interface AppDependencies {
+  dynamo: DynamoDBClient;
+  /**
+   * Reads the stage's settings. Called on first use, inside the request's error handling (a
+   * missing link then answers 500 with a log line instead of failing at import), and kept once
+   * it succeeds: linked values cannot change within a container.
+   */
+  settings: () => AppSettings;
+  registry: HandlerRegistry;
+  logger: WebhookLogger;
+  /** The current time in epoch milliseconds. */
+  now?: () => number;
+  /** Ledger tuning (lease, retention); the product's defaults otherwise. */
+  ledger?: Omit<LedgerOptions, "now">;
+  maxBodyBytes?: number;
+}
+
+/** The pipeline's two verbs, wired to one stage. */
+export interface WebhookApp {
+  /** Answers one webhook delivery (see `handleWebhook`). */
+  handleWebhook(request: WebhookRequest): Promise<HttpResponse>;
+  /**
+   * Processes an authentic event obtained another way (fetched from Stripe's API, replayed)
+   * through the same path as a delivery, and logs the same summary line with its source.
+   */
+  processEvent(event: Stripe.Event, source: Exclude<EventSource, "webhook">): Promise<EventResult>;
+  /** The stage's ledger and mode, resolved from the settings. */
+  stage(): { mode: StripeMode; ledger: Ledger; tableName: string };
+}
+
+/**
+ * Builds the app for one stage from its dependencies: settings are read lazily and kept once
+ * valid, the ledger is created over `dynamo`, and both verbs share the registry and logger, so
+ * a delivery and a reconciled event of the same id contend for one ledger item.
+ */
+export function createWebhookApp(deps: AppDependencies): WebhookApp {
+  const now = deps.now ?? Date.now;
+  let stage: { mode: StripeMode; ledger: Ledger; tableName: string; raw: AppSettings } | undefined;
+  let webhook: WebhookConfig | undefined;
+
+  function resolveStage() {
+    stage ??= resolveSettings(() => {
+      const raw = deps.settings();
+      const tableName = raw.tableName;
+      if (!tableName) throw new ConfigurationError("No ledger table is configured: link the Ledger to this function.");
+      const ledger = createLedger(deps.dynamo, tableName, { ...deps.ledger, now });
+      return { mode: loadStripeMode(raw.mode), ledger, tableName, raw };
+    });
+    return stage;
+  }
+
+  function resolveWebhook() {
+    const resolved = resolveStage();
+    webhook ??= loadWebhookConfig({
+      secret: resolved.raw.webhookSecret,
+      mode: resolved.raw.mode,
+      toleranceSeconds: resolved.raw.toleranceSeconds,
+    });
+    return { config: webhook, ledger: resolved.ledger };
+  }
+
+  return {
+    handleWebhook(request) {
+      return handleWebhook(request, {
+        settings: resolveWebhook,
+        registry: deps.registry,
+        logger: deps.logger,
+        now,
+        ...(deps.maxBodyBytes === undefined ? {} : { maxBodyBytes: deps.maxBodyBytes }),
+      });
+    },
+    async processEvent(event, source) {
+      const started = now();
+      const trace: EventTrace = {};
+      let result: EventResult;
+      try {
+        const { mode, ledger } = resolveStage();
+        const outcome = await processEvent(event, source, { mode, ledger, registry: deps.registry, logger: deps.logger }, trace);
+        result = { ok: true, outcome };
+      } catch (error) {
+        result = { ok: false, error };
+      }
+      logOutcome(deps.logger, result, {
+        eventId: trace.eventId ?? event.id,
+        eventType: trace.eventType ?? event.type,
+        source,
+        attempts: trace.attempts,
+        durationMs: now() - started,
+      });
+      return result;
+    },
+    stage() {
+      const { mode, ledger, tableName } = resolveStage();
+      return { mode, ledger, tableName };
+    },
+  };
+}

@@ -1,0 +1,193 @@
+import {
+  ConfigurationError,
+  HandlerFailedError,
+  InvalidSignatureError,
+  LedgerUnavailableError,
+  LivemodeMismatchError,
+  MalformedEventError,
+  MethodNotAllowedError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  WebhookError,
+  errorSummary,
+  redactSecrets,
+  type SignatureFailureReason,
+} from "./errors.ts";
+import type { LogLevel, WebhookLogger } from "./logger.ts";
+import type { EventResult, ProcessOutcome } from "./process-event.ts";
+
+/*
+ * The one outcome table: for every outcome and every error the pipeline answers with, its HTTP
+ * status, its stable code (the body's `result`/`error` and the log's `outcome`, all snake_case),
+ * the message shown to the sender, and the level and message of the summary log line. Stripe
+ * retries every non-2xx answer, so the split that matters is: 2xx when the event needs nothing
+ * more, 409 or 5xx when a retry can succeed, 4xx when the request itself is wrong. Stripe shows
+ * response bodies in its dashboard, so messages help the operator without revealing internals.
+ */
+
+/** The summary log lines, one per kind of ending. */
+export const summaryMessages = {
+  handled: "Stripe webhook handled",
+  refused: "Stripe webhook refused",
+  failed: "Stripe webhook failed",
+  misconfigured: "Misconfiguration: the event's mode does not match this stage",
+} as const;
+
+/** A result as the sender and the logs see it. */
+export interface OutcomeDescription {
+  statusCode: number;
+  code: string;
+  /** Safe to show the sender; absent on success. */
+  message?: string;
+  headers?: Record<string, string>;
+  level: LogLevel;
+  summary: string;
+}
+
+type Row = Omit<OutcomeDescription, "code">;
+
+const handled = { level: "info", summary: summaryMessages.handled } as const;
+const refused = { level: "warn", summary: summaryMessages.refused } as const;
+const failed = { level: "error", summary: summaryMessages.failed } as const;
+// Not an error: Stripe's retry will find the event settled. Never 5xx, which would read as a fault.
+const contended: Row = {
+  statusCode: 409,
+  message: "Another delivery of this event is being processed; retry later.",
+  ...handled,
+};
+
+const outcomeRows: { readonly [K in ProcessOutcome["kind"]]: Row } = {
+  processed: { statusCode: 200, ...handled },
+  duplicate: { statusCode: 200, ...handled },
+  ignored: { statusCode: 200, ...handled },
+  in_progress: contended,
+  lease_lost: contended,
+};
+
+const signatureMessages: Record<SignatureFailureReason, string> = {
+  "missing-header": "The Stripe-Signature header is missing.",
+  "no-matching-signature": "No signature matches this endpoint's signing secret.",
+  "timestamp-too-old": "The signature timestamp is outside the tolerance.",
+  "timestamp-in-future": "The signature timestamp is in the future.",
+};
+
+interface ErrorRow<E> extends Omit<Row, "message"> {
+  code: string;
+  message: (error: E) => string;
+}
+
+type ErrorClass<E> = abstract new (...args: never[]) => E;
+
+function row<E extends Error>(type: ErrorClass<E>, spec: ErrorRow<E>): [ErrorClass<Error>, ErrorRow<Error>] {
+  return [type, spec as ErrorRow<Error>];
+}
+
+// Keyed by the exact class: each error the caller must tell apart has its own row, and anything
+// else (a bug, a misconfiguration) is the generic 500 below.
+const errorRows = new Map<unknown, ErrorRow<Error>>([
+  row(MethodNotAllowedError, {
+    statusCode: 405,
+    code: "method_not_allowed",
+    message: () => "Use POST.",
+    headers: { allow: "POST" },
+    ...refused,
+  }),
+  row(UnsupportedMediaTypeError, {
+    statusCode: 415,
+    code: "unsupported_media_type",
+    message: () => "Send application/json.",
+    ...refused,
+  }),
+  row(PayloadTooLargeError, {
+    statusCode: 413,
+    code: "payload_too_large",
+    message: (error) => `The body exceeds ${error.limit} bytes.`,
+    ...refused,
+  }),
+  row(InvalidSignatureError, {
+    statusCode: 400,
+    code: "invalid_signature",
+    message: (error) => signatureMessages[error.reason],
+    ...refused,
+  }),
+  row(MalformedEventError, {
+    statusCode: 400,
+    code: "malformed_event",
+    message: () => "The body is not a Stripe event.",
+    ...refused,
+  }),
+  // 422, not 2xx: acknowledging would drop the event for good, while refusing keeps Stripe
+  // retrying (and flagging the endpoint) until the stage's mode or secret is fixed. Logged as an
+  // error: the signature is valid, so this is a misconfiguration rather than an attack.
+  row(LivemodeMismatchError, {
+    statusCode: 422,
+    code: "livemode_mismatch",
+    message: (error) => `This endpoint accepts ${error.stageMode}-mode events only.`,
+    level: "error",
+    summary: summaryMessages.misconfigured,
+  }),
+  row(HandlerFailedError, {
+    statusCode: 500,
+    code: "handler_failed",
+    message: () => "The event could not be processed; it will be retried.",
+    ...failed,
+  }),
+  row(LedgerUnavailableError, {
+    statusCode: 500,
+    code: "ledger_unavailable",
+    message: () => "Temporarily unavailable; retry later.",
+    ...failed,
+  }),
+]);
+
+const internalError: OutcomeDescription = { statusCode: 500, code: "internal_error", message: "Internal error.", ...failed };
+
+/**
+ * Describes a result by the outcome table: its HTTP status, stable code, public message, headers,
+ * and the level and message of its summary log line. Errors without a row of their own (a
+ * misconfiguration, a bug) describe as a bare 500 `internal_error` whose message reveals nothing.
+ */
+export function describeOutcome(result: EventResult): OutcomeDescription {
+  if (result.ok) {
+    const { kind } = result.outcome;
+    return { code: kind, ...outcomeRows[kind] };
+  }
+  const { error } = result;
+  if (!(error instanceof Error)) return internalError;
+  const found = errorRows.get(error.constructor);
+  if (!found) return internalError;
+  const { message, ...rest } = found;
+  return { ...rest, message: message(error) };
+}
+
+/**
+ * Writes a result's one summary line at the level the outcome table gives it. `attributes` are
+ * the caller's (request id, event id, source, duration); the outcome's code and status and, on
+ * failure, only our own summaries of the error are added: never a raw error object, which could
+ * carry the signature header or the payload.
+ */
+export function logOutcome(logger: WebhookLogger, result: EventResult, attributes: Record<string, unknown>): void {
+  const { level, summary, statusCode, code } = describeOutcome(result);
+  logger[level](summary, {
+    ...attributes,
+    outcome: code,
+    statusCode,
+    ...(result.ok ? {} : errorDetails(result.error)),
+  });
+}
+
+// stripe's verification errors hold the header and the payload, and V8's JSON syntax errors quote
+// the input, so a malformed event's cause is not logged at all; causes are logged only where they
+// are ours to explain. Stacks only where they point at code to fix: a handler, or a bug of ours.
+function errorDetails(error: unknown): Record<string, unknown> {
+  const details: Record<string, unknown> = { error: errorSummary(error) };
+  if (error instanceof InvalidSignatureError) details.reason = error.reason;
+  const explained =
+    error instanceof HandlerFailedError ||
+    error instanceof LedgerUnavailableError ||
+    error instanceof ConfigurationError;
+  if (explained && error.cause !== undefined) details.cause = errorSummary(error.cause);
+  const fault = error instanceof HandlerFailedError ? error.cause : error instanceof WebhookError ? undefined : error;
+  if (fault instanceof Error && fault.stack) details.stack = redactSecrets(fault.stack);
+  return details;
+}

@@ -1,0 +1,118 @@
+import type Stripe from "stripe";
+import { dispatch, isCatalogEvent, type HandlerRegistry } from "./dispatch.ts";
+import { HandlerFailedError, LivemodeMismatchError, errorSummary, type StripeMode } from "./errors.ts";
+import type { Contended, Ledger, LedgerEntry, LedgerEvent } from "./ledger.ts";
+import { withAttributes, type WebhookLogger } from "./logger.ts";
+
+/*
+ * "Process an event": what happens to an authentic Stripe event, however it arrived. A webhook
+ * delivery (verified by its signature), an event fetched from Stripe's API with the account's
+ * key, and a replayed one all take this one path, so the ledger's claim decides which of them
+ * runs the handler, and it runs once.
+ */
+
+/** How an authentic event reached the pipeline; the summary log line reports it. */
+export type EventSource = "webhook" | "reconciler" | "replay";
+
+/** How processing an event ended, when it did not end in an error. Codes are the kinds, as is. */
+export type ProcessOutcome =
+  /** The handler ran and its result is recorded. */
+  | { kind: "processed"; attempts: number }
+  /** The event was already processed or ignored; nothing ran. */
+  | { kind: "duplicate"; status: "processed" | "ignored"; attempts: number }
+  /** The event's type is not in the catalog; recorded and acknowledged. */
+  | { kind: "ignored"; attempts: number }
+  /** Another delivery holds an unexpired lease on the event. */
+  | { kind: "in_progress"; attempts: number | undefined }
+  /** The handler ran, but its lease expired and a newer delivery took the event over first. */
+  | { kind: "lease_lost"; attempts: number };
+
+/** A run's result: an outcome, or the error that stopped it. */
+export type EventResult = { ok: true; outcome: ProcessOutcome } | { ok: false; error: unknown };
+
+/** What processing needs: the stage's mode, its ledger, the handlers and a logger. */
+export interface ProcessDependencies {
+  mode: StripeMode;
+  ledger: Ledger;
+  registry: HandlerRegistry;
+  logger: WebhookLogger;
+}
+
+/** What the summary log line reports, filled in as processing progresses (also on failure). */
+export interface EventTrace {
+  eventId?: string;
+  eventType?: string;
+  attempts?: number;
+}
+
+/**
+ * Processes one authentic event: refuses one of the other Stripe mode
+ * ({@link LivemodeMismatchError}), records a type outside the catalog as ignored, otherwise
+ * claims the event in the ledger, runs its handler and records the result, fenced by the claim.
+ * A handler's exception records the event `failed` and surfaces as {@link HandlerFailedError}
+ * so the sender (Stripe, or the reconciler) tries again; ledger failures surface as
+ * `LedgerUnavailableError`. `trace` receives the event's id, type and attempts as they become
+ * known, so a caller's log line has them even when processing throws.
+ */
+export async function processEvent(
+  event: Stripe.Event,
+  source: EventSource,
+  deps: ProcessDependencies,
+  trace: EventTrace = {},
+): Promise<ProcessOutcome> {
+  trace.eventId = event.id;
+  trace.eventType = event.type;
+  if (event.livemode !== (deps.mode === "live")) throw new LivemodeMismatchError(deps.mode, event.livemode);
+
+  const facts: LedgerEvent = {
+    id: event.id,
+    type: event.type,
+    livemode: event.livemode,
+    apiVersion: event.api_version,
+    created: event.created,
+    account: event.account,
+  };
+  const { ledger } = deps;
+  if (!isCatalogEvent(event)) {
+    const ignored = await ledger.recordIgnored(facts);
+    trace.attempts = ignored.entry?.attempts;
+    return ignored.kind === "recorded" ? { kind: "ignored", attempts: ignored.entry.attempts } : settled(ignored);
+  }
+
+  const claim = await ledger.claim(facts);
+  trace.attempts = claim.entry?.attempts;
+  if (claim.kind !== "claimed") return settled(claim);
+
+  const attempts = claim.entry.attempts;
+  let outcome: string;
+  try {
+    const logger = withAttributes(deps.logger, { eventId: event.id, eventType: event.type, source });
+    ({ outcome } = await dispatch(deps.registry, event, { logger, attempt: attempts }));
+  } catch (error) {
+    await recordFailure(ledger, deps.logger, claim.entry, error);
+    throw new HandlerFailedError(event.id, event.type, error);
+  }
+  const recorded = await ledger.complete(claim.entry, outcome);
+  return recorded === "recorded" ? { kind: "processed", attempts } : { kind: "lease_lost", attempts };
+}
+
+function settled(contended: Contended): ProcessOutcome {
+  if (contended.kind === "duplicate") {
+    const status = contended.entry.status === "ignored" ? "ignored" : "processed";
+    return { kind: "duplicate", status, attempts: contended.entry.attempts };
+  }
+  return { kind: "in_progress", attempts: contended.entry?.attempts };
+}
+
+// Records the handler's failure so the next delivery may claim the event. If even that write
+// fails, the lease runs out instead; the handler's error stays the one that is answered.
+async function recordFailure(ledger: Ledger, logger: WebhookLogger, claim: LedgerEntry, error: unknown): Promise<void> {
+  try {
+    await ledger.fail(claim, errorSummary(error));
+  } catch (ledgerError) {
+    logger.error("Could not record the handler failure; the event is retried once its lease expires", {
+      eventId: claim.id,
+      error: errorSummary(ledgerError),
+    });
+  }
+}
