@@ -5,8 +5,14 @@ import { ConfigurationError, type StripeMode } from "./errors.ts";
 import type { HttpResponse } from "./http.ts";
 import { createLedger, type Ledger, type LedgerOptions } from "./ledger.ts";
 import type { WebhookLogger } from "./logger.ts";
-import { logOutcome } from "./outcomes.ts";
-import { processEvent, type EventResult, type EventSource, type EventTrace } from "./process-event.ts";
+import { logOutcome, type OutcomeObserver } from "./outcomes.ts";
+import {
+  processEvent,
+  type EventResult,
+  type EventSource,
+  type EventTrace,
+  type ProcessOptions,
+} from "./process-event.ts";
 import type { WebhookRequest } from "./request.ts";
 import { handleWebhook, loadStripeMode, loadWebhookConfig, resolveSettings, type WebhookConfig } from "./webhook.ts";
 
@@ -39,6 +45,8 @@ export interface AppDependencies {
   settings: () => AppSettings;
   registry: HandlerRegistry;
   logger: WebhookLogger;
+  /** Told every run's outcome, of deliveries and other sources alike (metrics). */
+  observe?: OutcomeObserver;
   /** The current time in epoch milliseconds. */
   now?: () => number;
   /** Ledger tuning (lease, retention); the product's defaults otherwise. */
@@ -54,7 +62,7 @@ export interface WebhookApp {
    * Processes an authentic event obtained another way (fetched from Stripe's API, replayed)
    * through the same path as a delivery, and logs the same summary line with its source.
    */
-  processEvent(event: Stripe.Event, source: Exclude<EventSource, "webhook">): Promise<EventResult>;
+  processEvent(event: Stripe.Event, source: Exclude<EventSource, "webhook">, options?: ProcessOptions): Promise<EventResult>;
   /** The stage's ledger and mode, resolved from the settings. */
   stage(): { mode: StripeMode; ledger: Ledger; tableName: string };
 }
@@ -97,27 +105,31 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
         registry: deps.registry,
         logger: deps.logger,
         now,
+        ...(deps.observe ? { observe: deps.observe } : {}),
         ...(deps.maxBodyBytes === undefined ? {} : { maxBodyBytes: deps.maxBodyBytes }),
       });
     },
-    async processEvent(event, source) {
+    async processEvent(event, source, options) {
       const started = now();
       const trace: EventTrace = {};
       let result: EventResult;
       try {
         const { mode, ledger } = resolveStage();
-        const outcome = await processEvent(event, source, { mode, ledger, registry: deps.registry, logger: deps.logger }, trace);
+        const processDeps = { mode, ledger, registry: deps.registry, logger: deps.logger };
+        const outcome = await processEvent(event, source, processDeps, trace, options);
         result = { ok: true, outcome };
       } catch (error) {
         result = { ok: false, error };
       }
-      logOutcome(deps.logger, result, {
+      const { code, statusCode } = logOutcome(deps.logger, result, {
         eventId: trace.eventId ?? event.id,
         eventType: trace.eventType ?? event.type,
         source,
+        ...(options?.force ? { forced: true } : {}),
         attempts: trace.attempts,
         durationMs: now() - started,
       });
+      deps.observe?.({ source, code, statusCode });
       return result;
     },
     stage() {

@@ -54,6 +54,9 @@ export interface LedgerEntry {
   lastError?: string;
   /** What the handler reported doing. */
   outcome?: string;
+  /** Runs an operator forced on an already settled event (`npm run replay -- --force`). */
+  forcedRuns?: number;
+  lastForcedAt?: string;
   /** When DynamoDB's TTL may delete the item, in epoch seconds. */
   expiresAt?: number;
 }
@@ -75,8 +78,12 @@ export type ReleaseResult = "recorded" | "lease_lost";
 
 /** The ledger's verbs. Every DynamoDB failure surfaces as {@link LedgerUnavailableError}. */
 export interface Ledger {
-  /** Claims a new, failed, or abandoned (lease expired) event: `processing`, attempts + 1. */
-  claim(event: LedgerEvent): Promise<ClaimResult>;
+  /**
+   * Claims a new, failed, or abandoned (lease expired) event: `processing`, attempts + 1. With
+   * `force` (an operator's replay), a processed or ignored event is claimed too and the run is
+   * recorded as forced; an unexpired lease still wins, so a forced run never overlaps another.
+   */
+  claim(event: LedgerEvent, options?: { force?: boolean }): Promise<ClaimResult>;
   /** Records a verified event of a type with no handler as `ignored`, under the same rules. */
   recordIgnored(event: LedgerEvent): Promise<IgnoreResult>;
   /** Marks a claimed event `processed` with the handler's outcome. */
@@ -109,6 +116,8 @@ const attr = {
   eventCreatedAt: "eventCreatedAt",
   lastError: "lastError",
   outcome: "outcome",
+  forcedRuns: "forcedRuns",
+  lastForcedAt: "lastForcedAt",
 } as const;
 
 // Every attribute goes through a placeholder: `type` and `status` are DynamoDB reserved words,
@@ -132,6 +141,7 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
   async function write(
     event: LedgerEvent,
     status: "processing" | "ignored",
+    force = false,
   ): Promise<{ kind: "written"; entry: LedgerEntry } | Contended> {
     const nowMs = now();
     const values: Item = {
@@ -167,12 +177,16 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       sets.push("#leaseExpiresAt = :lease");
       values[":lease"] = { N: String(nowMs + lease) };
     }
+    if (force) {
+      sets.push("#forcedRuns = if_not_exists(#forcedRuns, :zero) + :one", "#lastForcedAt = :nowIso");
+    }
     const update = `SET ${sets.join(", ")}${status === "processing" ? "" : " REMOVE #leaseExpiresAt"}`;
     // Claimable: never seen, failed last time, or claimed by a delivery that ran out of time
-    // (its lease expired) without recording a result.
-    const condition =
-      `attribute_not_exists(#${attr.pk}) OR #status = :failed` +
-      " OR (#status = :processing AND #leaseExpiresAt <= :now)";
+    // (its lease expired) without recording a result. Forced: anything but a live lease.
+    const condition = force
+      ? `attribute_not_exists(#${attr.pk}) OR #status <> :processing OR #leaseExpiresAt <= :now`
+      : `attribute_not_exists(#${attr.pk}) OR #status = :failed` +
+        " OR (#status = :processing AND #leaseExpiresAt <= :now)";
     const key = eventKey(event.id);
     try {
       const result = await client.send(
@@ -234,8 +248,8 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
   }
 
   return {
-    async claim(event) {
-      const result = await write(event, "processing");
+    async claim(event, options) {
+      const result = await write(event, "processing", options?.force ?? false);
       return result.kind === "written" ? { kind: "claimed", entry: result.entry } : result;
     },
     async recordIgnored(event) {
@@ -375,6 +389,8 @@ function toEntry(item: Item | undefined): LedgerEntry | undefined {
     eventCreatedAt: item[attr.eventCreatedAt]?.S,
     lastError: item[attr.lastError]?.S,
     outcome: item[attr.outcome]?.S,
+    forcedRuns: item[attr.forcedRuns]?.N === undefined ? undefined : Number(item[attr.forcedRuns]?.N),
+    lastForcedAt: item[attr.lastForcedAt]?.S,
     expiresAt: expires === undefined ? undefined : Number(expires),
   });
   return entry;

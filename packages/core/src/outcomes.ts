@@ -14,7 +14,7 @@ import {
   type SignatureFailureReason,
 } from "./errors.ts";
 import type { LogLevel, WebhookLogger } from "./logger.ts";
-import type { EventResult, ProcessOutcome } from "./process-event.ts";
+import type { EventResult, EventSource, ProcessOutcome } from "./process-event.ts";
 
 /*
  * The one outcome table: for every outcome and every error the pipeline answers with, its HTTP
@@ -161,20 +161,36 @@ export function describeOutcome(result: EventResult): OutcomeDescription {
 }
 
 /**
- * Writes a result's one summary line at the level the outcome table gives it. `attributes` are
+ * Writes a result's one summary line and returns its description at the level the outcome table gives it. `attributes` are
  * the caller's (request id, event id, source, duration); the outcome's code and status and, on
  * failure, only our own summaries of the error are added: never a raw error object, which could
  * carry the signature header or the payload.
  */
-export function logOutcome(logger: WebhookLogger, result: EventResult, attributes: Record<string, unknown>): void {
-  const { level, summary, statusCode, code } = describeOutcome(result);
+export function logOutcome(
+  logger: WebhookLogger,
+  result: EventResult,
+  attributes: Record<string, unknown>,
+): OutcomeDescription {
+  const description = describeOutcome(result);
+  const { level, summary, statusCode, code } = description;
   logger[level](summary, {
     ...attributes,
     outcome: code,
     statusCode,
     ...(result.ok ? {} : errorDetails(result.error)),
   });
+  return description;
 }
+
+/** One settled run, as metrics count it: how the event arrived and the outcome table's code and status. */
+export interface OutcomeObservation {
+  source: EventSource;
+  code: string;
+  statusCode: number;
+}
+
+/** Receives every run's outcome, e.g. to emit metrics; core itself emits none. */
+export type OutcomeObserver = (observation: OutcomeObservation) => void;
 
 // stripe's verification errors hold the header and the payload, and V8's JSON syntax errors quote
 // the input, so a malformed event's cause is not logged at all; causes are logged only where they

@@ -38,6 +38,12 @@ export interface ProcessDependencies {
   logger: WebhookLogger;
 }
 
+/** How an operator may override the ledger for one run. */
+export interface ProcessOptions {
+  /** Run the handler even if the event is already processed (a forced replay; recorded as such). */
+  force?: boolean;
+}
+
 /** What the summary log line reports, filled in as processing progresses (also on failure). */
 export interface EventTrace {
   eventId?: string;
@@ -51,7 +57,8 @@ export interface EventTrace {
  * claims the event in the ledger, runs its handler and records the result, fenced by the claim.
  * A handler's exception records the event `failed` and surfaces as {@link HandlerFailedError}
  * so the sender (Stripe, or the reconciler) tries again; ledger failures surface as
- * `LedgerUnavailableError`. `trace` receives the event's id, type and attempts as they become
+ * `LedgerUnavailableError`. With `options.force` a settled event is run again (never one whose
+ * lease is live). `trace` receives the event's id, type and attempts as they become
  * known, so a caller's log line has them even when processing throws.
  */
 export async function processEvent(
@@ -59,6 +66,7 @@ export async function processEvent(
   source: EventSource,
   deps: ProcessDependencies,
   trace: EventTrace = {},
+  options: ProcessOptions = {},
 ): Promise<ProcessOutcome> {
   trace.eventId = event.id;
   trace.eventType = event.type;
@@ -79,7 +87,7 @@ export async function processEvent(
     return ignored.kind === "recorded" ? { kind: "ignored", attempts: ignored.entry.attempts } : settled(ignored);
   }
 
-  const claim = await ledger.claim(facts);
+  const claim = await ledger.claim(facts, options.force ? { force: true } : undefined);
   trace.attempts = claim.entry?.attempts;
   if (claim.kind !== "claimed") return settled(claim);
 

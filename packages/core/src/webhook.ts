@@ -4,7 +4,7 @@ import { toHttpResponse, type HttpResponse } from "./http.ts";
 import type { Ledger } from "./ledger.ts";
 import { defaultToleranceSeconds, futureSkewSeconds, maxBodyBytes } from "./limits.ts";
 import type { WebhookLogger } from "./logger.ts";
-import { logOutcome } from "./outcomes.ts";
+import { logOutcome, type OutcomeObserver } from "./outcomes.ts";
 import { processEvent, type EventResult, type EventTrace } from "./process-event.ts";
 import { headerValue, readWebhookBody, type WebhookRequest } from "./request.ts";
 import { parseSecrets, verifyStripeEvent } from "./verify.ts";
@@ -41,6 +41,8 @@ export interface WebhookDependencies {
   settings: () => { config: WebhookConfig; ledger: Ledger };
   registry: HandlerRegistry;
   logger: WebhookLogger;
+  /** Told every delivery's outcome (metrics). */
+  observe?: OutcomeObserver;
   /** The current time in epoch milliseconds. */
   now?: () => number;
   maxBodyBytes?: number;
@@ -101,7 +103,7 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDepend
   } catch (error) {
     result = { ok: false, error };
   }
-  logOutcome(deps.logger, result, {
+  const { code, statusCode } = logOutcome(deps.logger, result, {
     requestId: request.requestId,
     eventId: trace.eventId,
     eventType: trace.eventType,
@@ -109,6 +111,7 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDepend
     attempts: trace.attempts,
     durationMs: now() - started,
   });
+  deps.observe?.({ source: "webhook", code, statusCode });
   return toHttpResponse(result);
 }
 

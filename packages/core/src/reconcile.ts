@@ -1,0 +1,271 @@
+import { GetItemCommand, UpdateItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type Stripe from "stripe";
+import type { WebhookApp } from "./app.ts";
+import { eventCatalog } from "./catalog.ts";
+import {
+  HandlerFailedError,
+  LedgerUnavailableError,
+  LivemodeMismatchError,
+  StripeUnavailableError,
+  errorSummary,
+} from "./errors.ts";
+import { getLedgerEntry, type LedgerEntry } from "./ledger.ts";
+import { ledgerTable } from "./ledger-table.ts";
+import type { WebhookLogger } from "./logger.ts";
+import { callStripe } from "./stripe-api.ts";
+
+/*
+ * The reconciler: nothing is lost even when webhooks are. Stripe keeps an account's events for
+ * 30 days and lists them to its API key; an event fetched that way is authentic, so it needs no
+ * signature and goes through the same `processEvent` path (ledger claim, handler, completion) as
+ * a delivery. Whatever the webhook missed (Stripe gave up retrying, the endpoint was disabled or
+ * replaced, a 2xx came from something other than the handler) is found and run here, once.
+ *
+ * Two listings, both from the later of the endpoint's creation (earlier events were never meant
+ * for it) and Stripe's horizon, up to now minus a grace period (younger events are the
+ * webhook's): every catalog event since the watermark (minus an overlap, for events Stripe
+ * stamps late), and every catalog event Stripe itself could not deliver (`delivery_success=false`).
+ * Settled events cost one read and no write; the rest are claimed like a delivery, so a webhook
+ * racing the reconciler on one event still runs it once.
+ */
+
+/** How far back Stripe lists events, in seconds (30 days), minus a margin for clock differences. */
+export const stripeEventHorizonSeconds = 30 * 86_400 - 3_600;
+
+/** The reconciler's bounds and windows; the defaults suit a run every 15 minutes. */
+export interface ReconcileSettings {
+  /** Events younger than this are left to the webhook (Stripe delivers within seconds, retries within minutes). */
+  graceSeconds: number;
+  /** How far before the watermark each sweep starts again, for events whose `created` lags their listing. */
+  overlapSeconds: number;
+  /** At most this many events processed (not merely examined) per run. */
+  maxEvents: number;
+  /** A run stops starting new work after this long, leaving the rest to the next run. */
+  maxDurationMs: number;
+}
+
+export const defaultReconcileSettings: ReconcileSettings = {
+  graceSeconds: 300,
+  overlapSeconds: 600,
+  maxEvents: 500,
+  maxDurationMs: 60_000,
+};
+
+/** What one run found and did. */
+export interface ReconcileReport {
+  endpoint: { id: string; status: string; created: number } | undefined;
+  /** The `created` range the run looked at, epoch seconds. */
+  window: { from: number; to: number };
+  /** Catalog events listed (each counted once, whichever listing found it). */
+  examined: number;
+  /** Already processed or ignored in the ledger: skipped with a read. */
+  settled: number;
+  /** Missing from the ledger or failed there, and processed by this run: what webhooks missed. */
+  recovered: number;
+  /** Their handler failed again; recorded `failed`, tried again next run. */
+  failed: number;
+  /** Another delivery holds the event right now. */
+  inProgress: number;
+  /** The run ended before listing everything (bounds, or Stripe answering "later"). */
+  stoppedBy: "max-events" | "max-duration" | "stripe-unavailable" | "ledger-unavailable" | undefined;
+  /** Events created before this are known examined; advanced only by a complete run. */
+  watermark: number | undefined;
+}
+
+/** What a run is built from; the Lambda entry and the local tool pass their own. */
+export interface ReconcilerDependencies {
+  stripe: Stripe;
+  app: WebhookApp;
+  dynamo: DynamoDBClient;
+  logger: WebhookLogger;
+  /**
+   * This stage's webhook endpoint (`we_...`): its creation bounds the window and its status is
+   * reported. Undefined locally, where `stripe listen` has no endpoint: the horizon alone bounds it.
+   */
+  endpointId: string | undefined;
+  now?: () => number;
+  settings?: Partial<ReconcileSettings>;
+}
+
+/**
+ * Runs one reconciliation: reads the stage's endpoint (its status and creation), lists the
+ * catalog's events Stripe has in the window, and runs through `processEvent` (source
+ * `reconciler`) every one the ledger has not settled, at most once per run, within the run's
+ * bounds. A complete run advances the watermark stored in the ledger table; a bounded or
+ * interrupted one (Stripe's rate limit, a timeout) keeps it, so the next run resumes. Throws
+ * `StripeMisconfiguredError` (a bad or under-permitted key) and `LivemodeMismatchError` (a key
+ * of the other mode's events), which no later run would fix by itself.
+ */
+export async function reconcile(deps: ReconcilerDependencies): Promise<ReconcileReport> {
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const settings = { ...defaultReconcileSettings, ...deps.settings };
+  const { tableName } = deps.app.stage();
+  const state = createStateStore(deps.dynamo, tableName, deps.endpointId ?? "local");
+
+  const endpoint = deps.endpointId ? await readEndpoint(deps.stripe, deps.endpointId) : undefined;
+  if (endpoint?.status === "disabled") {
+    deps.logger.error("Stripe has disabled this stage's webhook endpoint: no deliveries until it is re-enabled", {
+      endpointId: endpoint.id,
+      runbook: "README.md#endpoint-disabled",
+    });
+  }
+  const previous = await state.read();
+  const nowSeconds = Math.floor(started / 1000);
+  const floor = Math.max(endpoint?.created ?? 0, nowSeconds - stripeEventHorizonSeconds);
+  const to = nowSeconds - settings.graceSeconds;
+  const from = Math.max(floor, previous?.watermark === undefined ? floor : previous.watermark - settings.overlapSeconds);
+  const report: ReconcileReport = {
+    endpoint,
+    window: { from, to },
+    examined: 0,
+    settled: 0,
+    recovered: 0,
+    failed: 0,
+    inProgress: 0,
+    stoppedBy: undefined,
+    watermark: previous?.watermark,
+  };
+  const seen = new Set<string>();
+  const types = [...eventCatalog];
+
+  async function consider(event: Stripe.Event): Promise<boolean> {
+    if (seen.has(event.id)) return true;
+    seen.add(event.id);
+    report.examined += 1;
+    let entry: LedgerEntry | undefined;
+    try {
+      entry = await getLedgerEntry(deps.dynamo, tableName, event.id);
+    } catch (error) {
+      deps.logger.warn("The ledger could not be read; the next run resumes", { error: errorSummary(error) });
+      report.stoppedBy = "ledger-unavailable";
+      return false;
+    }
+    if (entry?.status === "processed" || entry?.status === "ignored") {
+      report.settled += 1;
+      return true;
+    }
+    if (entry?.status === "processing" && entry.leaseExpiresAt && Date.parse(entry.leaseExpiresAt) > now()) {
+      report.inProgress += 1;
+      return true;
+    }
+    if (report.recovered + report.failed >= settings.maxEvents) {
+      report.stoppedBy = "max-events";
+      return false;
+    }
+    if (now() - started >= settings.maxDurationMs) {
+      report.stoppedBy = "max-duration";
+      return false;
+    }
+    const result = await deps.app.processEvent(event, "reconciler");
+    if (result.ok) {
+      const { kind } = result.outcome;
+      if (kind === "processed") report.recovered += 1;
+      else if (kind === "duplicate" || kind === "ignored") report.settled += 1;
+      else report.inProgress += 1;
+      return true;
+    }
+    const { error } = result;
+    if (error instanceof HandlerFailedError) {
+      report.failed += 1;
+      return true;
+    }
+    // Every further event would end the same way: stop now, the next run starts over.
+    if (error instanceof LivemodeMismatchError) throw error;
+    if (error instanceof LedgerUnavailableError) {
+      report.stoppedBy = "ledger-unavailable";
+      return false;
+    }
+    throw error;
+  }
+
+  async function sweep(params: Stripe.EventListParams): Promise<boolean> {
+    return callStripe("events.list", async () => {
+      for await (const event of deps.stripe.events.list(params)) {
+        if (!(await consider(event))) return false;
+      }
+      return true;
+    });
+  }
+
+  let complete = false;
+  try {
+    const created = { gte: from, lte: to };
+    const swept = to >= from && (await sweep({ types, created, limit: 100 }));
+    const undelivered =
+      swept && to >= floor && (await sweep({ types, created: { gte: floor, lte: to }, delivery_success: false, limit: 100 }));
+    complete = swept && undelivered;
+  } catch (error) {
+    if (!(error instanceof StripeUnavailableError)) throw error;
+    report.stoppedBy = "stripe-unavailable";
+    deps.logger.warn("Stripe's API asked the reconciler to back off; the next run resumes", { error: errorSummary(error) });
+  }
+  if (complete) report.watermark = Math.max(to, previous?.watermark ?? to);
+  await state.write(report, new Date(now()).toISOString());
+  return report;
+}
+
+async function readEndpoint(stripe: Stripe, id: string): Promise<NonNullable<ReconcileReport["endpoint"]>> {
+  const endpoint = await callStripe("webhookEndpoints.retrieve", () => stripe.webhookEndpoints.retrieve(id));
+  return { id: endpoint.id, status: endpoint.status, created: endpoint.created };
+}
+
+/** The reconciler's state: one item of another kind in the ledger table (hence its generic `pk`). */
+export interface ReconcilerState {
+  watermark?: number;
+  lastRunAt?: string;
+  lastRun?: Omit<ReconcileReport, "endpoint" | "window" | "watermark"> & { window: ReconcileReport["window"] };
+}
+
+/** The state item's key for an endpoint; never `evt_...`, so the ledger's listings skip it. */
+export function reconcilerStateKey(endpointId: string): string {
+  return `reconciler#${endpointId}`;
+}
+
+/** Reads the reconciler's stored state for an endpoint (undefined before its first run). */
+export async function readReconcilerState(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  endpointId: string,
+): Promise<ReconcilerState | undefined> {
+  return createStateStore(dynamo, tableName, endpointId).read();
+}
+
+function createStateStore(dynamo: DynamoDBClient, tableName: string, endpointId: string) {
+  const key = { [ledgerTable.partitionKey]: { S: reconcilerStateKey(endpointId) } };
+  return {
+    async read(): Promise<ReconcilerState | undefined> {
+      const result = await dynamo
+        .send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }))
+        .catch((error: unknown) => {
+          throw new LedgerUnavailableError("read", error);
+        });
+      const item = result.Item;
+      if (!item) return undefined;
+      const watermark = item.watermark?.N;
+      const lastRun = item.lastRun?.S;
+      return {
+        ...(watermark === undefined ? {} : { watermark: Number(watermark) }),
+        ...(item.lastRunAt?.S === undefined ? {} : { lastRunAt: item.lastRunAt.S }),
+        ...(lastRun === undefined ? {} : { lastRun: JSON.parse(lastRun) as ReconcilerState["lastRun"] }),
+      };
+    },
+    async write(report: ReconcileReport, at: string): Promise<void> {
+      const { endpoint: _endpoint, watermark, ...lastRun } = report;
+      const values: Record<string, { S: string } | { N: string }> = {
+        ":at": { S: at },
+        ":run": { S: JSON.stringify(lastRun) },
+      };
+      let update = "SET lastRunAt = :at, lastRun = :run";
+      if (watermark !== undefined) {
+        update += ", watermark = :watermark";
+        values[":watermark"] = { N: String(watermark) };
+      }
+      await dynamo
+        .send(new UpdateItemCommand({ TableName: tableName, Key: key, UpdateExpression: update, ExpressionAttributeValues: values }))
+        .catch((error: unknown) => {
+          throw new LedgerUnavailableError("reconciler state write", error);
+        });
+    },
+  };
+}
