@@ -14,8 +14,16 @@ declare module "sst" {
       "name": string
       "type": "sst.aws.Dynamo"
     }
-    "StripeWebhookSecret": {
+    "StripeApiKey": {
       "type": "sst.sst.Secret"
+      "value": string
+    }
+    "StripeEndpoint": {
+      "id": string
+      "type": "sst.sst.Linkable"
+    }
+    "StripeWebhookSecret": {
+      "type": "sst.sst.Linkable"
       "value": string
     }
     "WebhookHandler": {

@@ -1,7 +1,9 @@
 import { createWebhookApp, type AppDependencies } from "@stripe-webhooks/core/app";
 import type { HttpResponse } from "@stripe-webhooks/core/http";
 import type { WebhookRequest } from "@stripe-webhooks/core/request";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
+import { observeInto } from "./metrics.ts";
 
 /*
  * The Lambda adapter, as hono's `handle(app)` is one: a factory over core's app plus a pure
@@ -26,8 +28,23 @@ export function toWebhookRequest(event: LambdaFunctionURLEvent): WebhookRequest 
   };
 }
 
-/** The Stripe webhook endpoint as a function URL handler, over core's app built from `deps`. */
-export function createWebhookHandler(deps: AppDependencies): WebhookHandler {
-  const app = createWebhookApp(deps);
-  return (event) => app.handleWebhook(toWebhookRequest(event));
+/**
+ * The Stripe webhook endpoint as a function URL handler, over core's app built from `deps`. With
+ * `metrics`, every delivery is counted (see core's metrics.ts) and published as it ends; without,
+ * nothing is emitted (the local receiver, most tests).
+ */
+export function createWebhookHandler(deps: AppDependencies & { metrics?: Metrics }): WebhookHandler {
+  const { metrics, ...appDeps } = deps;
+  if (!metrics) {
+    const app = createWebhookApp(appDeps);
+    return (event) => app.handleWebhook(toWebhookRequest(event));
+  }
+  const app = createWebhookApp({ ...appDeps, observe: observeInto(metrics) });
+  return async (event) => {
+    try {
+      return await app.handleWebhook(toWebhookRequest(event));
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
 }

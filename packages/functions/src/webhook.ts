@@ -2,6 +2,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { exampleHandlers } from "@stripe-webhooks/core/handlers";
 import { Resource } from "sst/resource";
 import { createLogger } from "./logger.ts";
+import { createMetrics } from "./metrics.ts";
 import { createWebhookHandler } from "./webhook-handler.ts";
 
 /**
@@ -20,4 +21,5 @@ export const handler = createWebhookHandler({
   }),
   registry: exampleHandlers,
   logger: createLogger(),
+  metrics: createMetrics(),
 });

@@ -1,0 +1,51 @@
+import type { OutcomeObservation } from "./outcomes.ts";
+
+/*
+ * The metrics the functions emit (through Powertools Metrics, as CloudWatch EMF) and infra's
+ * alarms and dashboard read: names in one dependency-free module so the two cannot drift.
+ * Every metric is a count in the namespace below, with the service as its only dimension,
+ * except `Outcomes`, which also carries the outcome's code and source for the dashboard.
+ */
+
+export const metricsNamespace = "StripeWebhooks";
+export const metricsService = "stripe-webhooks";
+
+export const metricNames = {
+  /** Every webhook delivery answered. */
+  deliveries: "Deliveries",
+  /** Every run, by `outcome` and `source` dimensions. */
+  outcomes: "Outcomes",
+  /** A handler threw (any source): the event is recorded failed and retried. */
+  handlerFailures: "HandlerFailures",
+  /** A webhook delivery answered 5xx. */
+  serverErrors: "ServerErrors",
+  /** A delivery whose signature matched no secret, or was stale or missing. */
+  invalidSignatures: "InvalidSignatures",
+  /** An event the reconciler processed: the webhook had missed it. */
+  eventsRecovered: "EventsRecovered",
+  /** 1 when the reconciler found the stage's endpoint disabled by Stripe, else 0. */
+  endpointDisabled: "EndpointDisabled",
+  /** One per reconciler run that finished (complete or bounded). */
+  reconcilerRuns: "ReconcilerRuns",
+  /** A reconciler run that failed (misconfiguration, a bug): nothing resumes by itself. */
+  reconcilerErrors: "ReconcilerErrors",
+  /** A run Stripe's API or the ledger cut short; the next run resumes. */
+  reconcilerInterrupted: "ReconcilerInterrupted",
+} as const;
+
+export type MetricName = (typeof metricNames)[keyof typeof metricNames];
+
+/**
+ * The service-level counters one run's outcome adds (each by one), besides `Outcomes` which
+ * every run adds with its code and source: what the alarms watch.
+ */
+export function countersFor(observation: OutcomeObservation): MetricName[] {
+  const { source, code, statusCode } = observation;
+  const counters: MetricName[] = [];
+  if (source === "webhook") counters.push(metricNames.deliveries);
+  if (code === "handler_failed") counters.push(metricNames.handlerFailures);
+  if (source === "webhook" && statusCode >= 500) counters.push(metricNames.serverErrors);
+  if (code === "invalid_signature") counters.push(metricNames.invalidSignatures);
+  if (source === "reconciler" && code === "processed") counters.push(metricNames.eventsRecovered);
+  return counters;
+}
