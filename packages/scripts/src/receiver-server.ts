@@ -32,16 +32,25 @@ export interface ReceiverServer {
 
 class TimeoutError extends Error {}
 
+/**
+ * The body, or undefined past the cap. An oversized body is still read to its end (and dropped,
+ * so memory stays bounded): leaving the loop early would destroy the socket under a client that
+ * is still sending, which then sees ECONNRESET instead of the 413. The server's request timeout
+ * and the shutdown's cut-off bound how long a body that never ends can take.
+ */
 async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     const buffer = chunk as Buffer;
     size += buffer.length;
-    if (size > maxRequestBytes) return undefined;
+    if (size > maxRequestBytes) {
+      chunks.length = 0;
+      continue;
+    }
     chunks.push(buffer);
   }
-  return Buffer.concat(chunks);
+  return size > maxRequestBytes ? undefined : Buffer.concat(chunks);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -101,8 +110,9 @@ export function createReceiverServer(options: ReceiverServerOptions): ReceiverSe
     }
 
     const headers: Record<string, string | string[]> = { ...result.headers, "x-amzn-requestid": requestId };
-    // While shutting down, make keep-alive clients reconnect (and find the server gone).
-    if (closing) headers.connection = "close";
+    // While shutting down, make keep-alive clients reconnect (and find the server gone). After a
+    // 413 too: a client that sent that much is not one whose connection is worth keeping.
+    if (closing || body === undefined) headers.connection = "close";
     response.writeHead(result.statusCode, headers);
     // Resolves once the response is handed to the OS, so a shutdown never cuts it short.
     await new Promise<void>((resolve) => response.end(result.body, resolve));

@@ -4,6 +4,7 @@ import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import { parseCli, parseCount, runMain, UsageError } from "./cli.ts";
 import { readReceiverState, resolveDataDir } from "./data-dir.ts";
 import { parseWebhookSecrets, readStoredSecret } from "./secrets.ts";
+import { checkApiKey, runStripeTrigger, stripeCliBinary } from "./stripe-cli.ts";
 
 /*
  * `npm run trigger`: sends realistic, correctly signed Stripe events to a receiver, the way
@@ -12,6 +13,7 @@ import { parseWebhookSecrets, readStoredSecret } from "./secrets.ts";
 
 const usage = `Usage: npm run trigger -- <event-type> [options]
        npm run trigger -- --list
+       npm run trigger -- --stripe <event-type>
 
 Options:
   --count N        distinct events to send (default 1, at most 1000)
@@ -24,6 +26,10 @@ Options:
   --data-dir DIR   the receiver's data directory [DATA_DIR, default .data/local]
   --json           print the deliveries as a JSON array
   --list           list the event types this tool builds
+  --stripe         instead, run the Stripe CLI's \`stripe trigger <event-type>\` with
+                   STRIPE_API_KEY (test mode): Stripe creates the objects in that account
+                   and sends the events to \`stripe listen\` (which \`npm start\` runs when
+                   given STRIPE_API_KEY); exits with the CLI's status
 Exits 1 if any delivery is answered with a status other than 2xx.`;
 
 interface Delivery {
@@ -90,6 +96,16 @@ function describe(delivery: Delivery): string {
   return `${delivery.id} ${delivery.type}${attempt} -> ${delivery.status} ${shown} (${delivery.durationMs}ms)`;
 }
 
+/** `--stripe`: the real CLI's `stripe trigger`, its output shown line by line. */
+async function triggerThroughStripe(type: string): Promise<number> {
+  const problem = checkApiKey(process.env.STRIPE_API_KEY);
+  if (problem) throw new UsageError(problem);
+  if (!isCatalogEventType(type)) {
+    console.error(`note: ${type} is not in the catalog, so the receiver's stripe listen does not forward it`);
+  }
+  return runStripeTrigger({ binary: stripeCliBinary(), env: process.env, print: (line) => console.log(line) }, type);
+}
+
 async function main(): Promise<number> {
   const { values, positionals } = parseCli(
     {
@@ -101,6 +117,7 @@ async function main(): Promise<number> {
         "data-dir": { type: "string" },
         json: { type: "boolean", default: false },
         list: { type: "boolean", default: false },
+        stripe: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       allowPositionals: true,
@@ -118,6 +135,19 @@ async function main(): Promise<number> {
   }
   const [type, ...extra] = positionals;
   if (!type || extra.length > 0) throw new UsageError(`give exactly one event type\n\n${usage}`);
+  if (values.stripe) {
+    const offline = Object.entries({
+      "--count": values.count,
+      "--duplicates": values.duplicates,
+      "--url": values.url,
+      "--secret": values.secret,
+      "--json": values.json || undefined,
+    }).filter(([, value]) => value !== undefined);
+    if (offline.length > 0) {
+      throw new UsageError(`--stripe sends through Stripe, so ${offline.map(([name]) => name).join(", ")} do not apply`);
+    }
+    return triggerThroughStripe(type);
+  }
   if (buildableTypes([type]).length === 0) {
     throw new UsageError(`cannot build "${type}": Stripe's fixtures hold no object for it (see --list)`);
   }

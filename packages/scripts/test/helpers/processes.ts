@@ -20,6 +20,9 @@ const steering = [
   "SST_RESOURCE_App",
   "AWS_ENDPOINT_URL_DYNAMODB",
   "POWERTOOLS_LOG_LEVEL",
+  // With a key, `npm start` runs the Stripe CLI against Stripe (or the given API base).
+  "STRIPE_API_KEY",
+  "STRIPE_CLI_API_BASE",
 ];
 
 function environment(extra: Record<string, string>): NodeJS.ProcessEnv {
