@@ -14,6 +14,7 @@ import {
   type ProcessOptions,
 } from "./process-event.ts";
 import type { WebhookRequest } from "./request.ts";
+import { createStripeClient } from "./stripe-api.ts";
 import { handleWebhook, loadStripeMode, loadWebhookConfig, resolveSettings, type WebhookConfig } from "./webhook.ts";
 
 /*
@@ -32,6 +33,10 @@ export interface AppSettings {
   toleranceSeconds?: string | undefined;
   /** The ledger table's name. */
   tableName: string | undefined;
+  /** The key handlers' Stripe client uses (`sst.Secret("StripeApiKey")`); only read if a handler calls Stripe. */
+  stripeApiKey?: string | undefined;
+  /** `STRIPE_API_BASE`: stripe-mock or a double instead of api.stripe.com. */
+  stripeApiBase?: string | undefined;
 }
 
 /** What the app is built from. */
@@ -95,7 +100,23 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
       mode: resolved.raw.mode,
       toleranceSeconds: resolved.raw.toleranceSeconds,
     });
-    return { config: webhook, ledger: resolved.ledger };
+    return { config: webhook, ledger: resolved.ledger, tableName: resolved.tableName };
+  }
+
+  // Created on a handler's first use: events whose handlers never call Stripe load no key.
+  let client: Stripe | undefined;
+  function stripe(): Stripe {
+    if (client) return client;
+    const { raw, mode } = resolveStage();
+    if (!raw.stripeApiKey) {
+      throw new ConfigurationError("Handlers have no Stripe API key: set the StripeApiKey secret for this stage.");
+    }
+    client = createStripeClient({
+      apiKey: raw.stripeApiKey,
+      expectedMode: mode,
+      ...(raw.stripeApiBase ? { apiBase: raw.stripeApiBase } : {}),
+    });
+    return client;
   }
 
   return {
@@ -105,6 +126,7 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
         registry: deps.registry,
         logger: deps.logger,
         now,
+        stripe,
         ...(deps.observe ? { observe: deps.observe } : {}),
         ...(deps.maxBodyBytes === undefined ? {} : { maxBodyBytes: deps.maxBodyBytes }),
       });
@@ -114,8 +136,8 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
       const trace: EventTrace = {};
       let result: EventResult;
       try {
-        const { mode, ledger } = resolveStage();
-        const processDeps = { mode, ledger, registry: deps.registry, logger: deps.logger };
+        const { mode, ledger, tableName } = resolveStage();
+        const processDeps = { mode, ledger, tableName, registry: deps.registry, logger: deps.logger, stripe };
         const outcome = await processEvent(event, source, processDeps, trace, options);
         result = { ok: true, outcome };
       } catch (error) {

@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import { isCatalogEventType, type CatalogEventType } from "./catalog.ts";
+import type { EffectStager } from "./effects.ts";
 import type { WebhookLogger } from "./logger.ts";
 
 /** Each catalog type mapped to the `stripe` package's event type for it. */
@@ -13,6 +14,23 @@ export interface HandlerContext {
   logger: WebhookLogger;
   /** 1 on the first delivery that claimed the event, higher on retries after a failure. */
   attempt: number;
+  /**
+   * The stage's Stripe API client (key from `sst.Secret("StripeApiKey")`, API version pinned to
+   * the endpoint's, bounded retries and timeout), created on first use so that handlers that
+   * never call Stripe cost nothing. Throws `ConfigurationError` when no key is configured.
+   */
+  readonly stripe: Stripe;
+  /**
+   * A stable idempotency key for a Stripe call this handler makes, from the event id and a
+   * `purpose` of your choosing (e.g. `refund`): the same on every redelivery, reconciler run and
+   * replay of the event, so Stripe performs the call once (it keeps keys about 24 hours).
+   */
+  idempotencyKey(purpose: string): string;
+  /**
+   * DynamoDB writes to commit with the event, atomically with the ledger's completion and only if
+   * this run still holds the claim: exactly once, whatever crashes in between.
+   */
+  effects: EffectStager;
 }
 
 /** What a handler did, in one short line; the ledger records it as the event's `outcome`. */

@@ -226,3 +226,19 @@ export class StripeRequestRefusedError extends StripeCallError {
     this.name = "StripeRequestRefusedError";
   }
 }
+
+/**
+ * A staged effect's own condition did not hold when the pipeline committed the event, so the
+ * whole commit, completion included, was refused: nothing was written. The run counts as a
+ * handler failure (the event is recorded failed and retried).
+ */
+export class EffectConditionFailedError extends WebhookError {
+  /** Which of the handler's staged effects (0-based, in staging order) failed its condition. */
+  readonly effectIndex: number;
+
+  constructor(effectIndex: number) {
+    super(`The condition of staged effect ${effectIndex} did not hold; nothing was written.`);
+    this.name = "EffectConditionFailedError";
+    this.effectIndex = effectIndex;
+  }
+}

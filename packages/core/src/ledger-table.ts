@@ -35,9 +35,16 @@ export function ledgerTimeToLive(tableName: string) {
 }
 
 /**
- * The only DynamoDB actions the deployed handler performs on the ledger: the conditional
- * claim and the result write are UpdateItem, the fallback read of a claimed item is GetItem.
- * Infra grants exactly these on the table (SST's default link grants `dynamodb:*`); a test
- * holds the ledger code to this list.
+ * The only DynamoDB actions the deployed functions perform on the ledger table: the conditional
+ * claim and the result write are UpdateItem, the fallback read of a claimed item is GetItem, and
+ * handlers' staged effects commit in a TransactWriteItems, whose actions IAM checks as their
+ * underlying Put/Update/Delete/ConditionCheck. Infra grants exactly these on the table (SST's
+ * default link grants `dynamodb:*`); a test holds the ledger code to this list.
  */
-export const ledgerHandlerActions = ["dynamodb:UpdateItem", "dynamodb:GetItem"] as const;
+export const ledgerHandlerActions = [
+  "dynamodb:UpdateItem",
+  "dynamodb:GetItem",
+  "dynamodb:PutItem",
+  "dynamodb:DeleteItem",
+  "dynamodb:ConditionCheckItem",
+] as const;

@@ -1,12 +1,17 @@
 import {
   ConditionalCheckFailedException,
+  DeleteItemCommand,
   GetItemCommand,
+  PutItemCommand,
   ScanCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
+  type TransactWriteItem,
 } from "@aws-sdk/client-dynamodb";
-import { LedgerUnavailableError } from "./errors.ts";
+import { EffectConditionFailedError, LedgerUnavailableError } from "./errors.ts";
 import { ledgerTable } from "./ledger-table.ts";
 import { ledgerRetentionDays, leaseSeconds } from "./limits.ts";
 
@@ -86,8 +91,13 @@ export interface Ledger {
   claim(event: LedgerEvent, options?: { force?: boolean }): Promise<ClaimResult>;
   /** Records a verified event of a type with no handler as `ignored`, under the same rules. */
   recordIgnored(event: LedgerEvent): Promise<IgnoreResult>;
-  /** Marks a claimed event `processed` with the handler's outcome. */
-  complete(claim: LedgerEntry, outcome: string): Promise<ReleaseResult>;
+  /**
+   * Marks a claimed event `processed` with the handler's outcome. With staged `effects`, they are
+   * committed in the same transaction, conditioned on the claim: all of them land with the
+   * completion or none does (`lease_lost`). Throws {@link EffectConditionFailedError} when an
+   * effect's own condition does not hold (nothing is written then either).
+   */
+  complete(claim: LedgerEntry, outcome: string, effects?: readonly TransactWriteItem[]): Promise<ReleaseResult>;
   /** Marks a claimed event `failed` with an error summary, so the next delivery may claim it. */
   fail(claim: LedgerEntry, errorSummary: string): Promise<ReleaseResult>;
 }
@@ -98,6 +108,13 @@ export interface LedgerOptions {
   now?: () => number;
   leaseSeconds?: number;
   retentionDays?: number;
+  /**
+   * How staged effects are committed. `transaction` (the default, and the only mode for AWS):
+   * one TransactWriteItems with the completion. `sequential` is for engines without
+   * transactions (dynalite, the local receiver's embedded engine): each effect is written on its
+   * own, then the completion; a crash in between can repeat the effects, as without staging.
+   */
+  effects?: "transaction" | "sequential";
 }
 
 const attr = {
@@ -220,31 +237,85 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
     }
   }
 
-  async function release(claim: LedgerEntry, sets: string[], values: Item): Promise<ReleaseResult> {
+  async function release(
+    claim: LedgerEntry,
+    sets: string[],
+    values: Item,
+    effects: readonly TransactWriteItem[] = [],
+  ): Promise<ReleaseResult> {
     const update = `SET ${sets.join(", ")}, #${attr.expiresAt} = :ttl REMOVE #leaseExpiresAt`;
     // Fencing: only the delivery whose claim is still the current one may record the result.
     const condition = "#status = :processing AND #attempts = :attempts";
+    const completion = {
+      TableName: tableName,
+      Key: eventKey(claim.id),
+      ConditionExpression: condition,
+      UpdateExpression: update,
+      ExpressionAttributeNames: usedNames(`${condition} ${update}`),
+      ExpressionAttributeValues: {
+        ...values,
+        ":processing": { S: "processing" },
+        ":attempts": { N: String(claim.attempts) },
+        ":ttl": expiresAt(now()),
+      },
+    };
+    if (effects.length > 0 && options.effects === "sequential") return commitSequentially(completion, effects);
+    if (effects.length > 0) return commit(completion, effects);
+    return releaseAlone(completion);
+  }
+
+  // One transaction: the fenced completion first, then the handler's effects. DynamoDB reports a
+  // cancellation reason per action, in order, so the first tells a lost lease from an effect's
+  // own condition failing.
+  async function commit(
+    completion: NonNullable<TransactWriteItem["Update"]>,
+    effects: readonly TransactWriteItem[],
+  ): Promise<ReleaseResult> {
     try {
-      await client.send(
-        new UpdateItemCommand({
-          TableName: tableName,
-          Key: eventKey(claim.id),
-          ConditionExpression: condition,
-          UpdateExpression: update,
-          ExpressionAttributeNames: usedNames(`${condition} ${update}`),
-          ExpressionAttributeValues: {
-            ...values,
-            ":processing": { S: "processing" },
-            ":attempts": { N: String(claim.attempts) },
-            ":ttl": expiresAt(now()),
-          },
-        }),
-      );
+      await client.send(new TransactWriteItemsCommand({ TransactItems: [{ Update: completion }, ...effects] }));
+      return "recorded";
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw new LedgerUnavailableError("commit", error);
+      const reasons = error.CancellationReasons ?? [];
+      if (reasons[0]?.Code === "ConditionalCheckFailed") return "lease_lost";
+      const failed = reasons.findIndex((reason, index) => index > 0 && reason.Code === "ConditionalCheckFailed");
+      // The index among the handler's effects, not the transaction's actions.
+      if (failed > 0) throw new EffectConditionFailedError(failed - 1);
+      throw new LedgerUnavailableError("commit", error);
+    }
+  }
+
+  async function releaseAlone(completion: NonNullable<TransactWriteItem["Update"]>): Promise<ReleaseResult> {
+    try {
+      await client.send(new UpdateItemCommand(completion));
       return "recorded";
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return "lease_lost";
       throw new LedgerUnavailableError("release", error);
     }
+  }
+
+  async function commitSequentially(
+    completion: NonNullable<TransactWriteItem["Update"]>,
+    effects: readonly TransactWriteItem[],
+  ): Promise<ReleaseResult> {
+    // The claim is checked first, so a run that lost its lease writes nothing; it can still be
+    // lost between the check and the completion, which only a transaction rules out.
+    const current = toEntry(await read(completion.Key ?? {}));
+    const attempts = completion.ExpressionAttributeValues?.[":attempts"]?.N;
+    if (current?.status !== "processing" || String(current.attempts) !== attempts) return "lease_lost";
+    for (const [index, effect] of effects.entries()) {
+      try {
+        if (effect.Put) await client.send(new PutItemCommand(effect.Put));
+        else if (effect.Update) await client.send(new UpdateItemCommand(effect.Update));
+        else if (effect.Delete) await client.send(new DeleteItemCommand(effect.Delete));
+        else throw new Error("Condition checks need a transaction; run against DynamoDB or DynamoDB Local.");
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) throw new EffectConditionFailedError(index);
+        throw new LedgerUnavailableError("effect write", error);
+      }
+    }
+    return releaseAlone(completion);
   }
 
   return {
@@ -256,13 +327,15 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       const result = await write(event, "ignored");
       return result.kind === "written" ? { kind: "recorded", entry: result.entry } : result;
     },
-    complete(claim, outcome) {
-      return release(claim, ["#status = :processed", "#processedAt = :nowIso", "#outcome = :outcome"], {
+    complete(claim, outcome, effects) {
+      const sets = ["#status = :processed", "#processedAt = :nowIso", "#outcome = :outcome"];
+      const values = {
         ":processed": { S: "processed" },
         ":nowIso": { S: new Date(now()).toISOString() },
         // A handler's outcome is meant to be one line; a runaway one must not hit the item size limit.
         ":outcome": { S: outcome.slice(0, 1000) },
-      });
+      };
+      return release(claim, sets, values, effects);
     },
     fail(claim, errorSummary) {
       return release(claim, ["#status = :failed", "#lastError = :error"], {

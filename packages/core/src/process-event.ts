@@ -1,7 +1,16 @@
+import { createHash } from "node:crypto";
 import type Stripe from "stripe";
-import { dispatch, isCatalogEvent, type HandlerRegistry } from "./dispatch.ts";
-import { HandlerFailedError, LivemodeMismatchError, errorSummary, type StripeMode } from "./errors.ts";
-import type { Contended, Ledger, LedgerEntry, LedgerEvent } from "./ledger.ts";
+import { dispatch, isCatalogEvent, type HandlerContext, type HandlerRegistry } from "./dispatch.ts";
+import { createEffectStager, InvalidEffectError } from "./effects.ts";
+import {
+  ConfigurationError,
+  EffectConditionFailedError,
+  HandlerFailedError,
+  LivemodeMismatchError,
+  errorSummary,
+  type StripeMode,
+} from "./errors.ts";
+import type { Contended, Ledger, LedgerEntry, LedgerEvent, ReleaseResult } from "./ledger.ts";
 import { withAttributes, type WebhookLogger } from "./logger.ts";
 
 /*
@@ -34,8 +43,12 @@ export type EventResult = { ok: true; outcome: ProcessOutcome } | { ok: false; e
 export interface ProcessDependencies {
   mode: StripeMode;
   ledger: Ledger;
+  /** The ledger table, where handlers' staged effects are written; without it, staging is refused. */
+  tableName?: string;
   registry: HandlerRegistry;
   logger: WebhookLogger;
+  /** The Stripe client handlers get, created on their first use of it; without it, using it throws. */
+  stripe?: () => Stripe;
 }
 
 /** How an operator may override the ledger for one run. */
@@ -92,16 +105,53 @@ export async function processEvent(
   if (claim.kind !== "claimed") return settled(claim);
 
   const attempts = claim.entry.attempts;
+  const staged = createEffectStager(deps.tableName);
+  const stripe = deps.stripe ?? noStripeClient;
   let outcome: string;
   try {
-    const logger = withAttributes(deps.logger, { eventId: event.id, eventType: event.type, source });
-    ({ outcome } = await dispatch(deps.registry, event, { logger, attempt: attempts }));
+    const context: HandlerContext = {
+      logger: withAttributes(deps.logger, { eventId: event.id, eventType: event.type, source }),
+      attempt: attempts,
+      get stripe() {
+        return stripe();
+      },
+      idempotencyKey: (purpose) => idempotencyKey(event.id, purpose),
+      effects: staged.stager,
+    };
+    ({ outcome } = await dispatch(deps.registry, event, context));
   } catch (error) {
     await recordFailure(ledger, deps.logger, claim.entry, error);
     throw new HandlerFailedError(event.id, event.type, error);
   }
-  const recorded = await ledger.complete(claim.entry, outcome);
+  let recorded: ReleaseResult;
+  try {
+    recorded = await ledger.complete(claim.entry, outcome, staged.items());
+  } catch (error) {
+    if (!(error instanceof EffectConditionFailedError)) throw error;
+    // Nothing was committed: the event is the handler's to try again, like any failure.
+    await recordFailure(ledger, deps.logger, claim.entry, error);
+    throw new HandlerFailedError(event.id, event.type, error);
+  }
   return recorded === "recorded" ? { kind: "processed", attempts } : { kind: "lease_lost", attempts };
+}
+
+function noStripeClient(): never {
+  throw new ConfigurationError("Handlers have no Stripe API client here: set the StripeApiKey secret for this stage.");
+}
+
+/** Stripe's limit on an idempotency key's length. */
+export const maxIdempotencyKeyLength = 255;
+
+/**
+ * The idempotency key for one Stripe call a handler makes for an event: `<event id>:<purpose>`,
+ * the same however often the event is processed. A purpose that would push the key past Stripe's
+ * 255 characters is replaced by its SHA-256, so the key stays stable and within the limit.
+ */
+export function idempotencyKey(eventId: string, purpose: string): string {
+  if (purpose === "") throw new InvalidEffectError("An idempotency key needs a purpose, e.g. \"refund\".");
+  const key = `${eventId}:${purpose}`;
+  if (key.length <= maxIdempotencyKeyLength) return key;
+  return `${eventId}:sha256:${createHash("sha256").update(purpose).digest("hex")}`;
 }
 
 function settled(contended: Contended): ProcessOutcome {

@@ -68,7 +68,10 @@ export interface ReconcileReport {
   inProgress: number;
   /** The run ended before listing everything (bounds, or Stripe answering "later"). */
   stoppedBy: "max-events" | "max-duration" | "stripe-unavailable" | "ledger-unavailable" | undefined;
-  /** Events created before this are known examined; advanced only by a complete run. */
+  /**
+   * Events created before this are known examined and settled (or still findable as undelivered);
+   * advanced only by a complete run, and never past an event that run left failed or in progress.
+   */
   watermark: number | undefined;
 }
 
@@ -91,8 +94,9 @@ export interface ReconcilerDependencies {
  * Runs one reconciliation: reads the stage's endpoint (its status and creation), lists the
  * catalog's events Stripe has in the window, and runs through `processEvent` (source
  * `reconciler`) every one the ledger has not settled, at most once per run, within the run's
- * bounds. A complete run advances the watermark stored in the ledger table; a bounded or
- * interrupted one (Stripe's rate limit, a timeout) keeps it, so the next run resumes. Throws
+ * bounds. A complete run advances the watermark stored in the ledger table, up to the oldest
+ * event it could not settle; a bounded or interrupted one (Stripe's rate limit, a timeout, also
+ * on the endpoint read) keeps it, so the next run resumes. Throws
  * `StripeMisconfiguredError` (a bad or under-permitted key) and `LivemodeMismatchError` (a key
  * of the other mode's events), which no later run would fix by itself.
  */
@@ -103,7 +107,16 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
   const { tableName } = deps.app.stage();
   const state = createStateStore(deps.dynamo, tableName, deps.endpointId ?? "local");
 
-  const endpoint = deps.endpointId ? await readEndpoint(deps.stripe, deps.endpointId) : undefined;
+  let endpoint: ReconcileReport["endpoint"];
+  let endpointUnavailable: StripeUnavailableError | undefined;
+  try {
+    endpoint = deps.endpointId ? await readEndpoint(deps.stripe, deps.endpointId) : undefined;
+  } catch (error) {
+    // The same "later" as a listing cut short: the next run resumes. Thrown, it would read as a
+    // broken reconciler rather than a busy Stripe.
+    if (!(error instanceof StripeUnavailableError)) throw error;
+    endpointUnavailable = error;
+  }
   if (endpoint?.status === "disabled") {
     deps.logger.error("Stripe has disabled this stage's webhook endpoint: no deliveries until it is re-enabled", {
       endpointId: endpoint.id,
@@ -128,6 +141,13 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
   };
   const seen = new Set<string>();
   const types = [...eventCatalog];
+  // The oldest event this run left failed or held by someone else. A complete run's watermark
+  // stops there: an event Stripe counts as delivered (a 2xx from something other than the
+  // handler) is only ever found again by a sweep that reaches back to it.
+  let oldestUnsettled: number | undefined;
+  const unsettled = (event: Stripe.Event): void => {
+    oldestUnsettled = Math.min(oldestUnsettled ?? event.created, event.created);
+  };
 
   async function consider(event: Stripe.Event): Promise<boolean> {
     if (seen.has(event.id)) return true;
@@ -147,6 +167,7 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
     }
     if (entry?.status === "processing" && entry.leaseExpiresAt && Date.parse(entry.leaseExpiresAt) > now()) {
       report.inProgress += 1;
+      unsettled(event);
       return true;
     }
     if (report.recovered + report.failed >= settings.maxEvents) {
@@ -162,12 +183,16 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
       const { kind } = result.outcome;
       if (kind === "processed") report.recovered += 1;
       else if (kind === "duplicate" || kind === "ignored") report.settled += 1;
-      else report.inProgress += 1;
+      else {
+        report.inProgress += 1;
+        unsettled(event);
+      }
       return true;
     }
     const { error } = result;
     if (error instanceof HandlerFailedError) {
       report.failed += 1;
+      unsettled(event);
       return true;
     }
     // Every further event would end the same way: stop now, the next run starts over.
@@ -188,6 +213,8 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
     });
   }
 
+  if (endpointUnavailable) return interrupted(endpointUnavailable);
+
   let complete = false;
   try {
     const created = { gte: from, lte: to };
@@ -197,12 +224,21 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
     complete = swept && undelivered;
   } catch (error) {
     if (!(error instanceof StripeUnavailableError)) throw error;
-    report.stoppedBy = "stripe-unavailable";
-    deps.logger.warn("Stripe's API asked the reconciler to back off; the next run resumes", { error: errorSummary(error) });
+    return interrupted(error);
   }
-  if (complete) report.watermark = Math.max(to, previous?.watermark ?? to);
+  if (complete) {
+    const reached = Math.min(to, oldestUnsettled ?? to);
+    report.watermark = Math.max(reached, previous?.watermark ?? reached);
+  }
   await state.write(report, new Date(now()).toISOString());
   return report;
+
+  async function interrupted(error: StripeUnavailableError): Promise<ReconcileReport> {
+    report.stoppedBy = "stripe-unavailable";
+    deps.logger.warn("Stripe's API asked the reconciler to back off; the next run resumes", { error: errorSummary(error) });
+    await state.write(report, new Date(now()).toISOString());
+    return report;
+  }
 }
 
 async function readEndpoint(stripe: Stripe, id: string): Promise<NonNullable<ReconcileReport["endpoint"]>> {

@@ -1,3 +1,4 @@
+import type Stripe from "stripe";
 import type { HandlerRegistry } from "./dispatch.ts";
 import { ConfigurationError, type StripeMode } from "./errors.ts";
 import { toHttpResponse, type HttpResponse } from "./http.ts";
@@ -38,11 +39,13 @@ export interface WebhookDependencies {
    * The stage's settings and ledger, resolved inside the request's error handling: a missing
    * link or a bad variable then answers 500 and is logged instead of crashing at import.
    */
-  settings: () => { config: WebhookConfig; ledger: Ledger };
+  settings: () => { config: WebhookConfig; ledger: Ledger; tableName?: string };
   registry: HandlerRegistry;
   logger: WebhookLogger;
   /** Told every delivery's outcome (metrics). */
   observe?: OutcomeObserver;
+  /** The Stripe client handlers get, created on their first use. */
+  stripe?: () => Stripe;
   /** The current time in epoch milliseconds. */
   now?: () => number;
   maxBodyBytes?: number;
@@ -117,14 +120,17 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDepend
 
 async function verifyAndProcess(request: WebhookRequest, deps: WebhookDependencies, trace: EventTrace) {
   const body = readWebhookBody(request, deps.maxBodyBytes ?? maxBodyBytes);
-  const { config, ledger } = resolveSettings(deps.settings);
+  const resolved = resolveSettings(deps.settings);
+  const { config, ledger } = resolved;
   const event = verifyStripeEvent(body, headerValue(request.headers, "stripe-signature"), {
     secrets: config.secrets,
     toleranceSeconds: config.toleranceSeconds,
     futureSkewSeconds: config.futureSkewSeconds,
     now: deps.now,
   });
-  return processEvent(event, "webhook", { mode: config.mode, ledger, registry: deps.registry, logger: deps.logger }, trace);
+  const { tableName } = resolved;
+  const processDeps = { mode: config.mode, ledger, tableName, registry: deps.registry, logger: deps.logger, stripe: deps.stripe };
+  return processEvent(event, "webhook", processDeps, trace);
 }
 
 /**

@@ -3,6 +3,22 @@ import { describe, expect, expectTypeOf, it } from "vitest";
 import { eventCatalog, isCatalogEventType } from "../src/catalog.ts";
 import { dispatch, isCatalogEvent, type HandlerRegistry } from "../src/dispatch.ts";
 import type { WebhookLogger } from "../src/logger.ts";
+import { createEffectStager } from "../src/effects.ts";
+import { idempotencyKey } from "../src/process-event.ts";
+import type { HandlerContext } from "../src/dispatch.ts";
+
+// What processEvent gives a handler, minus a Stripe client: these handlers must not need one.
+function handlerContext(logger: WebhookLogger): HandlerContext {
+  return {
+    logger,
+    attempt: 1,
+    get stripe(): never {
+      throw new Error("this handler called Stripe");
+    },
+    idempotencyKey: (purpose) => idempotencyKey("evt_test", purpose),
+    effects: createEffectStager(undefined).stager,
+  };
+}
 import { exampleHandlers } from "../src/handlers.ts";
 import { asStripeEvent } from "../src/verify.ts";
 import { buildableTypes, buildEvent } from "@stripe-webhooks/scripts/stripe-events";
@@ -58,7 +74,7 @@ describe("the example handlers", () => {
     if (!isCatalogEvent(event)) throw new Error(`${type} is not a catalog event`);
 
     // Act
-    const result = await dispatch(exampleHandlers, event, { logger, attempt: 1 });
+    const result = await dispatch(exampleHandlers, event, handlerContext(logger));
 
     // Assess
     expect(result.outcome.length).toBeGreaterThan(0);
@@ -72,7 +88,7 @@ describe("the example handlers", () => {
     const { logger, lines } = recordingLogger();
     if (!isCatalogEvent(event)) throw new Error("not a catalog event");
 
-    const result = await dispatch(exampleHandlers, event, { logger, attempt: 1 });
+    const result = await dispatch(exampleHandlers, event, handlerContext(logger));
 
     expect(result.outcome).toBe("revoke sub_gone");
     expect(lines[0]?.message).toContain("Subscription deleted");
@@ -85,7 +101,7 @@ describe("the example handlers", () => {
     const { logger, lines } = recordingLogger();
     if (!isCatalogEvent(event)) throw new Error("not a catalog event");
 
-    await dispatch(exampleHandlers, event, { logger, attempt: 1 });
+    await dispatch(exampleHandlers, event, handlerContext(logger));
 
     expect(lines[0]?.attributes.changed).toEqual(["metadata"]);
     expect(JSON.stringify(lines)).not.toContain("s3cret-plan");

@@ -174,6 +174,8 @@ async function main(): Promise<number> {
       settings: () => ({ webhookSecret: [...secrets, ...cliSecrets].join(","), tableName: config.tableName, mode: "test" }),
       registry: exampleHandlers,
       logger: createLogger(),
+      // dynalite has no transactions: staged effects are written one by one there (dev only).
+      ledger: { effects: embedded ? "sequential" : "transaction" },
     });
     handlerLoaded(invoke);
 
