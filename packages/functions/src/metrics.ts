@@ -3,11 +3,12 @@ import { countersFor, metricNames, metricsNamespace, metricsService } from "@str
 import type { OutcomeObserver } from "@stripe-webhooks/core/outcomes";
 
 /**
- * The functions' metrics (Powertools, CloudWatch EMF on stdout), one per container. Metrics are
- * buffered per invocation and published by the handler when it ends.
+ * The functions' metrics (Powertools, CloudWatch EMF on stdout), one per container, with the
+ * stage as a dimension beside the service so that stages sharing an account keep their own
+ * alarms. Metrics are buffered per invocation and published by the handler when it ends.
  */
-export function createMetrics(): Metrics {
-  return new Metrics({ namespace: metricsNamespace, serviceName: metricsService });
+export function createMetrics(stage: string): Metrics {
+  return new Metrics({ namespace: metricsNamespace, serviceName: metricsService, defaultDimensions: { stage } });
 }
 
 /**

@@ -20,5 +20,5 @@ export const handler = createReconcileHandler({
   }),
   registry: exampleHandlers,
   logger: createLogger(),
-  metrics: createMetrics(),
+  metrics: createMetrics(Resource.App.stage),
 });

@@ -21,5 +21,5 @@ export const handler = createWebhookHandler({
   }),
   registry: exampleHandlers,
   logger: createLogger(),
-  metrics: createMetrics(),
+  metrics: createMetrics(Resource.App.stage),
 });

@@ -130,7 +130,7 @@ describe("webhook metrics", () => {
       settings: () => ({ webhookSecret: secret, tableName: table, mode: "test" }),
       registry: failing(),
       logger: createLogger(),
-      metrics: createMetrics(),
+      metrics: createMetrics("test"),
     });
     const ok = JSON.stringify(buildEvent("checkout.session.completed"), null, 2);
     const failed = JSON.stringify(buildEvent("invoice.paid"), null, 2);
@@ -160,7 +160,7 @@ describe("reconciler metrics", () => {
       settings: () => ({ apiKey: key, apiBase: stripe.url, endpointId, tableName: table, mode: "test" }),
       registry: exampleHandlers,
       logger: createLogger(),
-      metrics: createMetrics(),
+      metrics: createMetrics("test"),
     });
   }
 
