@@ -1,30 +1,36 @@
 /// <reference path="./.sst/platform/config.d.ts" />
 
 export default $config({
-  app(input) {
+  async app(input) {
+    // The region is a stage setting: left unset, it would come from whatever environment runs the
+    // deploy, and a deploy from another region would create a second copy of the stage.
+    const { stageSettings } = await import("./infra/stage");
+    const { region } = stageSettings(input.stage);
     return {
       name: "stripe-webhooks",
       home: "aws",
-      removal: input?.stage === "production" ? "retain" : "remove",
-      protect: input?.stage === "production",
+      removal: input.stage === "production" ? "retain" : "remove",
+      protect: input.stage === "production",
       providers: {
-        aws: { version: "7.20.0" },
+        aws: { version: "7.20.0", region },
         // The API key comes from STRIPE_API_KEY at deploy time, never from code.
         stripe: { version: "0.0.28" },
       },
     };
   },
   async run() {
-    await import("./infra/stage");
+    // First, before anything is created: the stage's settings, the Stripe key, the secret override.
+    await import("./infra/preflight");
     const { table } = await import("./infra/table");
     await import("./infra/router");
-    const { endpoint, webhookUrl } = await import("./infra/stripe");
+    const { endpointId, drainingEndpointId, webhookUrl } = await import("./infra/stripe");
     await import("./infra/handler");
 
     return {
       webhookUrl,
       table: table.name,
-      stripeEndpointId: endpoint.id,
+      stripeEndpointId: endpointId,
+      ...(drainingEndpointId ? { stripeDrainingEndpointId: drainingEndpointId } : {}),
     };
   },
 });

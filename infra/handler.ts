@@ -1,7 +1,7 @@
 import { handlerTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import { router } from "./router";
-import { settings } from "./stage";
+import { settings } from "./preflight";
 import { webhookSecret } from "./stripe";
 import { ledger } from "./table";
 
@@ -15,7 +15,14 @@ export const handler = new sst.aws.Function("WebhookHandler", {
   // Stripe stops waiting after a few seconds and retries anyway; a longer timeout would only
   // hold the event's lease longer. Core derives the ledger's lease from the same constant.
   timeout: `${handlerTimeoutSeconds} seconds`,
-  url: { router: { instance: router, path: webhookPath }, cors: false },
+  url: {
+    router: { instance: router, path: webhookPath },
+    // Stated, not left to SST's default, and always matching the router's protection: behind
+    // OAC only the router (CloudFront, signing with IAM) may call the URL; without it the URL
+    // must be public, since Stripe cannot sign AWS requests.
+    authorization: settings.protection === "none" ? "none" : "iam",
+    cors: false,
+  },
   link: [webhookSecret, ledger],
   environment: { STRIPE_MODE: settings.mode },
   logging: { retention: settings.logRetention, format: "json" },

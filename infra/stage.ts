@@ -1,56 +1,217 @@
+import { stripeApiVersion } from "@stripe-webhooks/core/stripe-version";
+
 /**
- * Every per-stage decision in one typed place. `production` is the live stage; every other
- * stage (personal dev stages, staging, PR previews) is a lean test-mode copy.
+ * Every per-stage decision in one typed place. `production` is the live stage; `pr-<n>` stages
+ * (PR previews) share one test-mode endpoint; every other stage (personal dev stages, staging)
+ * is a lean test-mode copy with endpoints of its own.
+ *
+ * This module has no side effects and reads no globals: `sst.config.ts`'s `app()` imports it for
+ * the region, before `$app` exists. `preflight.ts` validates the settings for the stage being
+ * deployed, before any resource is created.
  */
+
+/**
+ * Where the stage's Stripe webhook endpoint comes from.
+ *
+ * - `managed`: the stage creates one endpoint per API version listed. Normally one; two while
+ *   an API version upgrade drains the old endpoint (README, "Upgrade Stripe's API version").
+ *   The list must hold the pinned version (`packages/core/src/stripe-version.ts`).
+ * - `shared`: the stage creates no endpoint and uses one that already exists (Stripe allows 16
+ *   per account), identified by the endpoint id its secret is bound to: `sst secret set
+ *   StripeWebhookSecret we_...:whsec_...` (README, "Preview stages and the endpoint limit").
+ */
+export type EndpointSettings =
+  | { kind: "managed"; apiVersions: readonly string[] }
+  | { kind: "shared" };
+
+export interface WafSettings {
+  /**
+   * Per-IP request limit per 5 minutes. Stripe delivers from a small, fixed set of IPs, so the
+   * limit must stay far above a real burst from one of them.
+   */
+  rateLimitPerIp: number;
+  /**
+   * Block requests from outside Stripe's published webhook IPs
+   * (`infra/stripe-webhook-ips.json`, refreshed with `npm run stripe-ips`). The signature check
+   * stays the gate either way; a list that falls behind Stripe's silently refuses real
+   * deliveries from the new addresses, so this is an opt-in.
+   */
+  stripeIpAllowlist: boolean;
+}
+
 export interface StageSettings {
   /** Which Stripe mode the stage's handler accepts; events from the other mode are refused. */
   mode: "test" | "live";
-  /** Custom domain for the router. Needs a Route 53 hosted zone for it in the account. */
-  domain?: string;
   /**
-   * Per-IP request limit per 5 minutes at the router's WAF. Stripe delivers from a small,
-   * fixed set of IPs, so the limit must stay far above a real burst from one of them.
+   * The AWS region of every resource of the stage, and of SST's state for it. Changing it for a
+   * deployed stage creates a second copy of the stage (and a second Stripe endpoint) instead of
+   * moving the first.
    */
-  wafRateLimitPerIp?: number;
+  region: string;
+  /**
+   * Custom domain for the router. Needs a Route 53 hosted zone for it in the account. It is in
+   * code, not in the deploying environment, because a deploy without it would remove the
+   * certificate and the DNS record and move the URL Stripe posts to.
+   */
+  domain?: string;
+  endpoint: EndpointSettings;
+  /**
+   * How the function URL is protected. `oac-with-edge-signing`: the function URL requires IAM
+   * and only the router can call it; a Lambda@Edge function hashes each body (up to 1 MB, the
+   * handler's own limit) so CloudFront can sign POSTs. `none`: the function URL is public.
+   * Plain `oac` is not offered: it needs an `x-amz-content-sha256` header Stripe never sends.
+   */
+  protection: "none" | "oac-with-edge-signing";
+  /** The router's WAF; undefined for none. */
+  waf?: WafSettings;
   /** DynamoDB point-in-time recovery for the ledger. */
   pointInTimeRecovery: boolean;
-  /** Reserved concurrency for the handler; undefined shares the account's pool. */
+  /**
+   * Reserved concurrency for the handler; undefined shares the account's pool. Reserving takes
+   * from the account's concurrency quota, of which Lambda keeps 100 unreserved: check the quota
+   * first (README, "Deploy a stage").
+   */
   reservedConcurrency?: number;
   /** CloudWatch retention of the handler's logs. */
   logRetention: "1 week" | "1 month" | "3 months" | "1 year";
 }
 
-const production: StageSettings = {
-  mode: "live",
-  // Optional: export STRIPE_WEBHOOKS_DOMAIN=webhooks.example.com before deploying.
-  domain: process.env.STRIPE_WEBHOOKS_DOMAIN || undefined,
-  wafRateLimitPerIp: 20_000,
-  pointInTimeRecovery: true,
-  // Caps the blast radius of a flood that gets past the WAF while leaving ample headroom:
-  // each delivery takes tens of milliseconds, so 50 concurrent is over 1,000 events/s.
-  reservedConcurrency: 50,
-  logRetention: "3 months",
+export const defaultRegion = "us-east-1";
+
+// The API versions of the endpoints each kind of stage keeps. Literals on purpose: if they
+// referred to the pin, changing the pin would replace every endpoint in one deploy and drop the
+// old one's pending retries. Preflight fails any stage whose list does not hold the pin.
+const liveEndpointApiVersions = ["2026-10-28.endive"] as const;
+const testEndpointApiVersions = ["2026-10-28.endive"] as const;
+
+const presets: Record<"production" | "preview" | "development", StageSettings> = {
+  production: {
+    mode: "live",
+    region: defaultRegion,
+    // Set the production domain here (e.g. "webhooks.example.com") once its hosted zone exists.
+    domain: undefined,
+    endpoint: { kind: "managed", apiVersions: liveEndpointApiVersions },
+    protection: "oac-with-edge-signing",
+    waf: { rateLimitPerIp: 20_000, stripeIpAllowlist: false },
+    pointInTimeRecovery: true,
+    reservedConcurrency: undefined,
+    logRetention: "3 months",
+  },
+  preview: {
+    mode: "test",
+    region: defaultRegion,
+    endpoint: { kind: "shared" },
+    // Lambda@Edge replicas make every `sst remove` of a stage wait for them; previews come and go.
+    protection: "none",
+    pointInTimeRecovery: false,
+    logRetention: "1 week",
+  },
+  development: {
+    mode: "test",
+    region: defaultRegion,
+    endpoint: { kind: "managed", apiVersions: testEndpointApiVersions },
+    protection: "none",
+    pointInTimeRecovery: false,
+    logRetention: "1 week",
+  },
 };
 
-const development: StageSettings = {
-  mode: "test",
-  pointInTimeRecovery: false,
-  logRetention: "1 week",
-};
+/** PR preview stages: `pr-<number>`. */
+export const previewStagePattern = /^pr-\d+$/;
 
-/** The settings for a stage name. */
+/** The settings for a stage name (not yet validated: see {@link stageSettingsProblems}). */
 export function stageSettings(stage: string): StageSettings {
-  return stage === "production" ? production : development;
+  if (stage === "production") return presets.production;
+  if (previewStagePattern.test(stage)) return presets.preview;
+  return presets.development;
 }
 
-export const settings = stageSettings($app.stage);
+// The API version of the endpoints deployed under the name "StripeWebhookEndpoint".
+const unversionedEndpointApiVersion = "2026-10-28.endive";
 
-// A live stage deployed with a test key (or the reverse) would create an endpoint in the
-// wrong Stripe mode; the handler would then refuse every event. Fail the deploy instead.
-const apiKey = process.env.STRIPE_API_KEY;
-if (apiKey && /^(sk|rk)_(live|test)_/.test(apiKey) && !apiKey.includes(`_${settings.mode}_`)) {
-  throw new Error(
-    `Stage "${$app.stage}" runs in Stripe ${settings.mode} mode, but STRIPE_API_KEY is a ` +
-      `${settings.mode === "live" ? "test" : "live"}-mode key. Use a ${settings.mode}-mode key for this stage.`,
-  );
+/**
+ * The Pulumi name of the endpoint for an API version. Each version has its own name, so adding
+ * a version adds an endpoint beside the others and never replaces one. The endpoint created
+ * before names carried versions keeps its original name, and with it its state.
+ */
+export function endpointResourceName(apiVersion: string): string {
+  if (apiVersion === unversionedEndpointApiVersion) return "StripeWebhookEndpoint";
+  return `StripeWebhookEndpoint${apiVersion.replace(/[^A-Za-z0-9]/g, "")}`;
+}
+
+const apiVersionFormat = /^\d{4}-\d{2}-\d{2}\.[a-z]+$/;
+const regionFormat = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+const domainFormat = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const logRetentions = new Set(["1 week", "1 month", "3 months", "1 year"]);
+
+function isWholeNumber(value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): boolean {
+  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
+}
+
+/**
+ * Everything wrong with a stage's settings, one sentence each; empty when they can be deployed.
+ * Checked at run time, not only by the type: the settings decide what a deploy creates and
+ * deletes, and a bad value must stop the deploy before anything is created.
+ */
+export function stageSettingsProblems(
+  stage: string,
+  settings: StageSettings,
+  pinnedApiVersion: string = stripeApiVersion,
+): string[] {
+  const problems: string[] = [];
+  const { mode, endpoint } = settings;
+  if (mode !== "test" && mode !== "live") problems.push(`mode must be "test" or "live", not "${String(mode)}".`);
+  if (stage === "production" && mode !== "live") problems.push(`production is the live stage: its mode must be "live".`);
+  if (typeof settings.region !== "string" || !regionFormat.test(settings.region)) {
+    problems.push(`region must be an AWS region such as "${defaultRegion}", not "${String(settings.region)}".`);
+  }
+  if (settings.domain !== undefined && (typeof settings.domain !== "string" || !domainFormat.test(settings.domain))) {
+    problems.push(`domain must be a lowercase host name such as "webhooks.example.com", not "${String(settings.domain)}".`);
+  }
+
+  if (endpoint?.kind === "managed") {
+    const versions: readonly unknown[] = Array.isArray(endpoint.apiVersions) ? endpoint.apiVersions : [];
+    const malformed = versions.filter((version) => typeof version !== "string" || !apiVersionFormat.test(version));
+    if (versions.length === 0) {
+      problems.push(`endpoint.apiVersions must list the endpoint's API version ("${pinnedApiVersion}").`);
+    } else if (malformed.length > 0) {
+      problems.push(`endpoint.apiVersions holds ${malformed.map((v) => `"${String(v)}"`).join(", ")}, not Stripe API versions such as "${pinnedApiVersion}".`);
+    } else if (new Set(versions).size !== versions.length) {
+      problems.push("endpoint.apiVersions lists a version twice.");
+    } else if (!versions.includes(pinnedApiVersion)) {
+      problems.push(
+        `endpoint.apiVersions is [${versions.join(", ")}], but the handler is built for ${pinnedApiVersion} ` +
+          `(packages/core/src/stripe-version.ts). Add "${pinnedApiVersion}" beside the current version, do not ` +
+          "replace it: the old endpoint must stay until its retries have drained (README, \"Upgrade Stripe's API version\").",
+      );
+    } else if (versions.length > 2) {
+      problems.push("endpoint.apiVersions lists more than two versions: finish the previous upgrade first (one current, one draining).");
+    }
+  } else if (endpoint?.kind === "shared") {
+    if (mode !== "test") problems.push("a shared endpoint is for test-mode stages: a live stage manages its own endpoint.");
+  } else {
+    problems.push(`endpoint must be { kind: "managed", apiVersions: [...] } or { kind: "shared" }.`);
+  }
+
+  if (settings.protection !== "none" && settings.protection !== "oac-with-edge-signing") {
+    problems.push(
+      `protection must be "oac-with-edge-signing" or "none", not "${String(settings.protection)}" ` +
+        "(plain \"oac\" refuses Stripe's POSTs: they carry no x-amz-content-sha256 header).",
+    );
+  }
+  if (settings.waf !== undefined) {
+    // AWS WAF's bounds for a rate-based rule's limit.
+    if (!isWholeNumber(settings.waf.rateLimitPerIp, 10, 2_000_000_000)) {
+      problems.push(`waf.rateLimitPerIp must be a whole number from 10 to 2,000,000,000, not ${String(settings.waf.rateLimitPerIp)}.`);
+    }
+    if (typeof settings.waf.stripeIpAllowlist !== "boolean") problems.push("waf.stripeIpAllowlist must be true or false.");
+  }
+  if (typeof settings.pointInTimeRecovery !== "boolean") problems.push("pointInTimeRecovery must be true or false.");
+  if (settings.reservedConcurrency !== undefined && !isWholeNumber(settings.reservedConcurrency, 1)) {
+    problems.push(`reservedConcurrency must be a whole number of at least 1, or undefined, not ${String(settings.reservedConcurrency)}.`);
+  }
+  if (!logRetentions.has(settings.logRetention)) {
+    problems.push(`logRetention must be one of ${[...logRetentions].join(", ")}, not "${String(settings.logRetention)}".`);
+  }
+  return problems;
 }

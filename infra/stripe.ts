@@ -1,26 +1,71 @@
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
 import { stripeApiVersion } from "@stripe-webhooks/core/stripe-version";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
+import { secretBindings, settings, sharedEndpointId } from "./preflight";
 import { router } from "./router";
+import { strayEndpointIds, trustedSecrets } from "./signing-secrets";
+import { endpointResourceName } from "./stage";
 
-/**
- * The stage's Stripe webhook endpoint. The provider reads its API key from STRIPE_API_KEY at
- * deploy time. It posts to the router's URL, subscribes to exactly the handled event types,
- * and pins the API version to the one the handler's `stripe` package was built for.
- */
 /** The public URL Stripe posts to. */
 export const webhookUrl = $interpolate`${router.url}${webhookPath}`;
 
-export const endpoint = new stripe.WebhookEndpoint("StripeWebhookEndpoint", {
-  url: webhookUrl,
-  enabledEvents: [...eventCatalog],
-  apiVersion: stripeApiVersion,
-  description: `${$app.name} (${$app.stage})`,
-  metadata: { app: $app.name, stage: $app.stage },
+/**
+ * The stage's Stripe webhook endpoints, one per API version in its settings: the pinned version
+ * first, then the one draining during an upgrade. They all post to the router's URL and
+ * subscribe to exactly the handled event types, so Stripe sends every event to each of them
+ * under the same event id, and the ledger runs it once. The provider reads its API key from
+ * STRIPE_API_KEY at deploy time.
+ *
+ * `apiVersion` and `connect` cannot change in place (the provider replaces the endpoint): a new
+ * version is a new endpoint beside the old one (README, "Upgrade Stripe's API version"), and
+ * `connect` is never set.
+ */
+const apiVersions =
+  settings.endpoint.kind === "managed"
+    ? [stripeApiVersion, ...settings.endpoint.apiVersions.filter((version) => version !== stripeApiVersion)]
+    : [];
+
+export const endpoints = apiVersions.map(
+  (apiVersion) =>
+    new stripe.WebhookEndpoint(endpointResourceName(apiVersion), {
+      url: webhookUrl,
+      enabledEvents: [...eventCatalog],
+      apiVersion,
+      description: `${$app.name} (${$app.stage})`,
+      metadata: { app: $app.name, stage: $app.stage },
+    }),
+);
+
+/** The endpoint Stripe delivers the pinned API version through, or the shared one. */
+export const endpointId = endpoints[0]?.id ?? $output(sharedEndpointId ?? "");
+
+/** During an upgrade: the endpoint of the previous API version, until it is removed. */
+export const drainingEndpointId = endpoints[1]?.id;
+
+const trusted = $resolve(endpoints.map((endpoint) => $resolve([endpoint.id, endpoint.secret]))).apply((pairs) => {
+  if (pairs.length === 0) return secretBindings.map((binding) => binding.secret);
+  const stray = strayEndpointIds(
+    secretBindings,
+    pairs.map(([id]) => id),
+  );
+  if (stray.length > 0) {
+    // Bound to an endpoint the stage no longer has (it was replaced or removed), or a
+    // `--fallback` meant for the shared preview endpoint. Trusting only those would refuse every
+    // delivery of the stage's own endpoints, so those keep their own secrets.
+    $util.log.warn(
+      `StripeWebhookSecret holds secrets for ${stray.join(", ")}, which is not an endpoint of stage "${$app.stage}"; ` +
+        'they are ignored and the endpoint\'s own signing secret is trusted (README, "Rotate the signing secret").',
+    );
+  }
+  return pairs.flatMap(([id, creationSecret]) => trustedSecrets(id, creationSecret, secretBindings));
 });
 
 /**
- * The signing secret. Its placeholder is the endpoint's own secret, so a fresh stage works
- * with no manual step; `sst secret set StripeWebhookSecret ...` overrides it (rotation).
+ * What the handler reads as `Resource.StripeWebhookSecret.value`: every secret it trusts,
+ * comma-separated. A Linkable rather than an `sst.Secret`: an `sst.Secret`'s value is the raw
+ * override, while this one is resolved per endpoint (infra/signing-secrets.ts). The override is
+ * still set with `sst secret set StripeWebhookSecret ...`; the CLI passes it to this program.
  */
-export const webhookSecret = new sst.Secret("StripeWebhookSecret", endpoint.secret);
+export const webhookSecret = new sst.Linkable("StripeWebhookSecret", {
+  properties: { value: $util.secret(trusted.apply((secrets) => secrets.join(","))) },
+});

@@ -1,5 +1,5 @@
 import { ledgerHandlerActions, ledgerTable } from "@stripe-webhooks/core/ledger-table";
-import { settings } from "./stage";
+import { settings } from "./preflight";
 
 /** The exactly-once ledger: one item per Stripe event id, expired by DynamoDB's TTL. */
 export const table = new sst.aws.Dynamo("LedgerTable", {

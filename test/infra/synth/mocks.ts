@@ -9,7 +9,11 @@ import { randomBytes } from "node:crypto";
 
 export const region = "us-east-1";
 export const accountId = "123456789012";
-export const mockEndpointSecret = "whsec_mocked_by_the_synth_test";
+
+/** The id the mocked Stripe API gives the endpoint named `name`, in Stripe's `we_` format. */
+export const mockEndpointId = (name: string) => `we_${name}`;
+/** The signing secret the mocked Stripe API returns when it creates the endpoint named `name`. */
+export const mockEndpointSecret = (name: string) => `whsec_created_for_${name}`;
 
 export interface Registration {
   type: string;
@@ -48,7 +52,7 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
     case "aws:lambda/function:Function":
       return { name: physical, arn: arn("lambda", `function:${physical}`), invokeArn: arn("lambda", physical), qualifiedArn: arn("lambda", physical), version: "$LATEST" };
     case "stripe:index/webhookEndpoint:WebhookEndpoint":
-      return { secret: mockEndpointSecret };
+      return { secret: mockEndpointSecret(name) };
     case "aws:acm/certificate:Certificate": {
       const domains = [inputs.domainName, ...((inputs.subjectAlternativeNames as unknown[] | undefined) ?? [])];
       return {
@@ -76,7 +80,8 @@ export function createMocks(onRegister: (registration: Registration) => void) {
     newResource(args: MockResourceArgs): { id: string; state: Record<string, unknown> } {
       const state = { ...args.inputs, ...outputsFor(args.type, args.name, args.inputs) };
       onRegister({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: args.inputs, state });
-      return { id: args.id || `${args.name}-id`, state };
+      const id = args.type === "stripe:index/webhookEndpoint:WebhookEndpoint" ? mockEndpointId(args.name) : `${args.name}-id`;
+      return { id: args.id || id, state };
     },
     call(args: MockCallArgs): Record<string, unknown> {
       switch (args.token) {

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
 import { createMocks, type Registration } from "./mocks.ts";
@@ -18,6 +18,12 @@ import { startRpcServer } from "./rpc-server.ts";
  * progress (a dependency cycle) drains the event loop; that is reported at once with the
  * resources that were constructed but never registered.
  *
+ * SYNTH_STAGE_PATCH (JSON, e.g. {"production":{"domain":"webhooks.example.com"}}) edits
+ * infra/stage.ts's presets in both bundles, the way a team would edit that file: the program
+ * itself reads no such variable. SYNTH_FLIP_SST_DEFAULTS=1 changes two of the platform's
+ * defaults (the Router's `protection`, the function URL's `authorization`), as an SST upgrade
+ * might, to show that the program does not depend on them.
+ *
  * Usage: tsx runner.ts <sst.config.ts> <stage> <result.json>
  */
 
@@ -31,17 +37,28 @@ const [configArg, stage, resultFile] = args as [string, string, string];
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const platform = join(root, ".sst", "platform");
 const configPath = resolve(configArg);
-const timeoutMs = Number(process.env.SYNTH_TIMEOUT_MS ?? 60_000);
+const timeoutMs = Number(process.env.SYNTH_TIMEOUT_MS ?? 120_000);
 const scratch = join(platform, `synth-${process.pid}`);
 mkdirSync(scratch, { recursive: true });
+
+const stagePatch = process.env.SYNTH_STAGE_PATCH;
 
 const registrations: Registration[] = [];
 const constructed: { type: string; name: string; custom: boolean }[] = [];
 const errors: string[] = [];
+const warnings: string[] = [];
 let finished = false;
 
+// Without an engine (mocks), Pulumi's log.warn falls back to console.warn with this prefix.
+const warn = console.warn.bind(console);
+console.warn = (...args: unknown[]) => {
+  const text = args.map(String).join(" ");
+  if (text.startsWith("warning: [runtime] ")) warnings.push(text.slice("warning: [runtime] ".length));
+  warn(...args);
+};
+
 function writeResult(result: Record<string, unknown>) {
-  writeFileSync(resultFile, JSON.stringify({ ...result, scratch, registrations, constructed, errors }, null, 2));
+  writeFileSync(resultFile, JSON.stringify({ ...result, scratch, registrations, constructed, errors, warnings }, null, 2));
 }
 
 /** Custom resources the program created whose inputs never resolved: the stuck ones. */
@@ -63,19 +80,72 @@ process.on("unhandledRejection", (reason) => {
 });
 setTimeout(() => reportStuck(`timed out after ${timeoutMs} ms`), timeoutMs).unref();
 
+/** Appends SYNTH_STAGE_PATCH to infra/stage.ts, after its presets are defined. */
+function patchStageSource(path: string, contents: string): string {
+  if (!stagePatch || !/[\\/]infra[\\/]stage\.ts$/.test(path)) return contents;
+  return `${contents}
+for (const [name, patch] of Object.entries(${stagePatch})) {
+  if (!(name in presets)) throw new Error("SYNTH_STAGE_PATCH names no preset of infra/stage.ts: " + name);
+  Object.assign(presets[name], patch);
+}
+`;
+}
+
+// The platform's defaults SYNTH_FLIP_SST_DEFAULTS replaces: [file, SST's line, the flipped line].
+const sstDefaults: [string, string, string][] = [
+  ["components/aws/router.ts", 'if (!protection) return { mode: "none" as const };', 'if (!protection) return { mode: "oac-with-edge-signing" as const };'],
+  ["components/aws/function.ts", 'const defaultAuthorization = "none" as const;', 'const defaultAuthorization = "iam" as const;'],
+];
+
+function flipSstDefaults(path: string, contents: string): string {
+  if (process.env.SYNTH_FLIP_SST_DEFAULTS !== "1") return contents;
+  const normalized = path.split("\\").join("/");
+  for (const [file, line, flipped] of sstDefaults) {
+    if (!normalized.endsWith(`.sst/platform/src/${file}`)) continue;
+    // A platform that no longer has the line must be looked at again, not silently passed.
+    if (!contents.includes(line)) throw new Error(`SYNTH_FLIP_SST_DEFAULTS: ${file} no longer contains ${line}`);
+    return contents.replace(line, flipped);
+  }
+  return contents;
+}
+
+/** Like the CLI's config build: a top-level import statement in sst.config.ts is an error. */
+const disallowTopLevelImports: Plugin = {
+  name: "DisallowImports",
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /.*/ }, (args) => {
+      if (basename(args.importer) === "sst.config.ts" && args.kind === "import-statement") {
+        return { errors: [{ text: `sst.config.ts may not import ${args.path} at the top level` }] };
+      }
+      return undefined;
+    });
+  },
+};
+
+const stagePatchPlugin: Plugin = {
+  name: "StagePatch",
+  setup(pluginBuild) {
+    pluginBuild.onLoad({ filter: /[\\/]infra[\\/]stage\.ts$/ }, (args) => ({
+      contents: patchStageSource(args.path, readFileSync(args.path, "utf8")),
+      loader: "ts",
+    }));
+  },
+};
+
 async function evaluateApp(): Promise<Record<string, unknown> & { name: string; stage: string }> {
-  const shim = join(scratch, "config-shim.mjs");
-  writeFileSync(shim, "export const $config = (input) => input;\n");
   const outfile = join(scratch, "app.mjs");
+  // As the CLI evaluates app(): the whole config bundled (run()'s dynamic imports too, unrun),
+  // with $config defined by a banner.
   await build({
     entryPoints: [configPath],
     outfile,
     bundle: true,
     format: "esm",
     platform: "node",
-    inject: [shim],
-    // app() must not depend on run()'s imports; keep them out of this bundle.
-    external: ["*"],
+    mainFields: ["module", "main"],
+    banner: { js: "function $config(input) { return input }" },
+    nodePaths: [join(platform, "node_modules")],
+    plugins: [disallowTopLevelImports, stagePatchPlugin],
     logLevel: "silent",
   });
   const config = (await import(pathToFileURL(outfile).href)) as {
@@ -96,8 +166,8 @@ function globalsPlugin(globals: string): Plugin {
     name: "InjectGlobals",
     setup(pluginBuild) {
       pluginBuild.onLoad({ filter: /\.(js|ts|jsx|tsx)$/ }, (args) => {
-        const contents = readFileSync(args.path, "utf8");
-        if (args.path.includes(".sst")) return { contents, loader: "default" };
+        const contents = patchStageSource(args.path, readFileSync(args.path, "utf8"));
+        if (args.path.includes(".sst")) return { contents: flipSstDefaults(args.path, contents), loader: "default" };
         return { contents: `${globals}\n${contents}`, loader: "default" };
       });
     },
