@@ -25,6 +25,8 @@ export default $config({
     await import("./infra/router");
     const { endpointId, drainingEndpointId, webhookUrl } = await import("./infra/stripe");
     await import("./infra/handler");
+    await import("./infra/reconciler");
+    await import("./infra/monitoring");
 
     return {
       webhookUrl,

@@ -2,7 +2,7 @@ import { handlerTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import { router } from "./router";
 import { settings } from "./preflight";
-import { webhookSecret } from "./stripe";
+import { stripeApiKey, webhookSecret } from "./stripe";
 import { ledger } from "./table";
 
 export const handler = new sst.aws.Function("WebhookHandler", {
@@ -23,7 +23,8 @@ export const handler = new sst.aws.Function("WebhookHandler", {
     authorization: settings.protection === "none" ? "none" : "iam",
     cors: false,
   },
-  link: [webhookSecret, ledger],
+  // The API key is for handlers that call Stripe; the client is created on first use.
+  link: [webhookSecret, ledger, stripeApiKey],
   environment: { STRIPE_MODE: settings.mode },
   logging: { retention: settings.logRetention, format: "json" },
   ...(settings.reservedConcurrency === undefined

@@ -30,6 +30,24 @@ function stripeApiKeyProblems(settings: StageSettings): string[] {
   return [];
 }
 
+/**
+ * The key the functions read Stripe's API with (`sst.Secret("StripeApiKey")`): the reconciler
+ * lists events with it and handlers call Stripe with it. A restricted key of the stage's mode;
+ * set once per stage. Without it every reconciler run would fail, so the deploy stops first.
+ */
+function functionApiKeyProblems(settings: StageSettings): string[] {
+  const key = process.env.SST_SECRET_StripeApiKey;
+  const setIt = `npx sst secret set StripeApiKey rk_${settings.mode}_... --stage ${$app.stage}`;
+  const permissions = "a restricted key with Events: Read, Webhook Endpoints: Read and Subscriptions: Read";
+  if (!key) return [`The StripeApiKey secret is not set for this stage: ${setIt} (${permissions}; README, "The API key").`];
+  const match = stripeKeyFormat.exec(key);
+  if (!match) return [`The StripeApiKey secret is not a Stripe secret or restricted API key: ${setIt} (${permissions}).`];
+  if (match[2] !== settings.mode) {
+    return [`The StripeApiKey secret is a ${match[2]}-mode key, but the stage runs in Stripe ${settings.mode} mode: ${setIt}.`];
+  }
+  return [];
+}
+
 function regionProblems(settings: StageSettings): string[] {
   const aws = $app.providers?.aws;
   const region = typeof aws === "object" && aws !== null ? aws.region : undefined;
@@ -69,6 +87,7 @@ const problems = [
   ...stageSettingsProblems(stage, settings, stripeApiVersion).map((problem) => `infra/stage.ts: ${problem}`),
   ...regionProblems(settings),
   ...stripeApiKeyProblems(settings),
+  ...functionApiKeyProblems(settings),
   ...override.problems,
   ...shared.problems,
   ...stripeIps.problems,

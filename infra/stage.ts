@@ -39,6 +39,21 @@ export interface WafSettings {
   stripeIpAllowlist: boolean;
 }
 
+export interface ReconcilerSettings {
+  /**
+   * When the reconciler runs (EventBridge syntax). Often enough that a missed event is processed
+   * well within Stripe's retry window and its 30-day horizon; each run is bounded in work.
+   */
+  schedule: `rate(${string})` | `cron(${string})`;
+}
+
+export interface AlarmSettings {
+  /** Where the stage's alarm topic also sends e-mail (confirm the subscription once); undefined for none. */
+  email?: string;
+  /** Refused signatures per 5 minutes that count as a spike (a wrong secret, or someone probing the URL). */
+  invalidSignaturesPer5Minutes: number;
+}
+
 export interface StageSettings {
   /** Which Stripe mode the stage's handler accepts; events from the other mode are refused. */
   mode: "test" | "live";
@@ -74,6 +89,8 @@ export interface StageSettings {
   reservedConcurrency?: number;
   /** CloudWatch retention of the handler's logs. */
   logRetention: "1 week" | "1 month" | "3 months" | "1 year";
+  reconciler: ReconcilerSettings;
+  alarms: AlarmSettings;
 }
 
 export const defaultRegion = "us-east-1";
@@ -96,6 +113,9 @@ const presets: Record<"production" | "preview" | "development", StageSettings> =
     pointInTimeRecovery: true,
     reservedConcurrency: undefined,
     logRetention: "3 months",
+    reconciler: { schedule: "rate(15 minutes)" },
+    // Set an address here to be told by e-mail; the topic exists either way.
+    alarms: { email: undefined, invalidSignaturesPer5Minutes: 20 },
   },
   preview: {
     mode: "test",
@@ -105,6 +125,8 @@ const presets: Record<"production" | "preview" | "development", StageSettings> =
     protection: "none",
     pointInTimeRecovery: false,
     logRetention: "1 week",
+    reconciler: { schedule: "rate(15 minutes)" },
+    alarms: { invalidSignaturesPer5Minutes: 20 },
   },
   development: {
     mode: "test",
@@ -113,6 +135,8 @@ const presets: Record<"production" | "preview" | "development", StageSettings> =
     protection: "none",
     pointInTimeRecovery: false,
     logRetention: "1 week",
+    reconciler: { schedule: "rate(15 minutes)" },
+    alarms: { invalidSignaturesPer5Minutes: 20 },
   },
 };
 
@@ -142,6 +166,8 @@ export function endpointResourceName(apiVersion: string): string {
 const apiVersionFormat = /^\d{4}-\d{2}-\d{2}\.[a-z]+$/;
 const regionFormat = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const domainFormat = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const scheduleFormat = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^)]+\))$/;
+const emailFormat = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const logRetentions = new Set(["1 week", "1 month", "3 months", "1 year"]);
 
 function isWholeNumber(value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): boolean {
@@ -212,6 +238,16 @@ export function stageSettingsProblems(
   }
   if (!logRetentions.has(settings.logRetention)) {
     problems.push(`logRetention must be one of ${[...logRetentions].join(", ")}, not "${String(settings.logRetention)}".`);
+  }
+  if (typeof settings.reconciler?.schedule !== "string" || !scheduleFormat.test(settings.reconciler.schedule)) {
+    problems.push(`reconciler.schedule must be an EventBridge schedule such as "rate(15 minutes)", not "${String(settings.reconciler?.schedule)}".`);
+  }
+  const alarms = settings.alarms;
+  if (alarms?.email !== undefined && (typeof alarms.email !== "string" || !emailFormat.test(alarms.email))) {
+    problems.push(`alarms.email must be an e-mail address or undefined, not "${String(alarms.email)}".`);
+  }
+  if (!isWholeNumber(alarms?.invalidSignaturesPer5Minutes, 1)) {
+    problems.push(`alarms.invalidSignaturesPer5Minutes must be a whole number of at least 1, not ${String(alarms?.invalidSignaturesPer5Minutes)}.`);
   }
   return problems;
 }

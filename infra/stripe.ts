@@ -69,3 +69,20 @@ const trusted = $resolve(endpoints.map((endpoint) => $resolve([endpoint.id, endp
 export const webhookSecret = new sst.Linkable("StripeWebhookSecret", {
   properties: { value: $util.secret(trusted.apply((secrets) => secrets.join(","))) },
 });
+
+/**
+ * The key the functions read Stripe's API with: the reconciler lists events and reads the
+ * endpoint, handlers retrieve objects (README, "The API key"). Set once per stage with
+ * `sst secret set StripeApiKey rk_...`; preflight refuses a deploy without it. Not the deploy's
+ * STRIPE_API_KEY, which can write webhook endpoints and is never stored.
+ */
+export const stripeApiKey = new sst.Secret("StripeApiKey");
+
+/**
+ * The stage's endpoints for the reconciler: the pinned one (its status is reported, its id keys
+ * the reconciler's state) and, during an API-version upgrade, the draining one, whose creation
+ * still bounds the window of events meant for this stage.
+ */
+export const stripeEndpoint = new sst.Linkable("StripeEndpoint", {
+  properties: { id: endpointId, drainingId: drainingEndpointId ?? $output("") },
+});

@@ -7,6 +7,7 @@ import { eventCatalog } from "../../packages/core/src/catalog.ts";
 import { ledgerHandlerActions, ledgerTable } from "../../packages/core/src/ledger-table.ts";
 import { stripeApiVersion } from "../../packages/core/src/stripe-version.ts";
 import { webhookPath } from "../../packages/core/src/webhook-path.ts";
+import { metricNames, metricsNamespace, metricsService } from "../../packages/core/src/metrics.ts";
 import { endpointResourceName } from "../../infra/stage.ts";
 import { mockEndpointId, mockEndpointSecret } from "./synth/mocks.ts";
 import { all, named, only, root, synth, type SynthResult } from "./synth/synth.ts";
@@ -21,8 +22,11 @@ import { all, named, only, root, synth, type SynthResult } from "./synth/synth.t
 const endpointType = "stripe:index/webhookEndpoint:WebhookEndpoint";
 const functionType = "aws:lambda/function:Function";
 const domain = "webhooks.example.com";
-const testKey = { STRIPE_API_KEY: "rk_test_synthKey0000" };
-const liveKey = { STRIPE_API_KEY: "rk_live_synthKey0000" };
+// The deploy's key (the provider creates endpoints with it) and the functions' read key (StripeApiKey).
+const readKey = { SST_SECRET_StripeApiKey: "rk_test_synthReadKey0000" };
+const testKey = { STRIPE_API_KEY: "rk_test_synthKey0000", ...readKey };
+const liveKey = { STRIPE_API_KEY: "rk_live_synthKey0000", SST_SECRET_StripeApiKey: "rk_live_synthReadKey0000" };
+const alarmEmail = "payments-oncall@example.com";
 const current = endpointResourceName(stripeApiVersion);
 // An older API version, as if the pin had just moved past it and its endpoint were draining.
 const previousApiVersion = "2026-09-30.dahlia";
@@ -40,7 +44,12 @@ const runs = {
     synth("sst.config.ts", "production", {
       env: liveKey,
       stagePatch: {
-        production: { domain, waf: { rateLimitPerIp: 20_000, stripeIpAllowlist: true }, reservedConcurrency: 50 },
+        production: {
+          domain,
+          waf: { rateLimitPerIp: 20_000, stripeIpAllowlist: true },
+          reservedConcurrency: 50,
+          alarms: { email: alarmEmail, invalidSignaturesPer5Minutes: 50 },
+        },
       },
     }),
   migration: () =>
@@ -56,8 +65,11 @@ const runs = {
     synth("sst.config.ts", "dev", {
       env: { ...testKey, SST_SECRET_StripeWebhookSecret: "we_EndpointThatWasReplaced:whsec_set_for_the_old_endpoint" },
     }),
-  preview: () => synth("sst.config.ts", "pr-12", { env: { SST_SECRET_StripeWebhookSecret: "we_SharedTestEndpoint:whsec_shared_endpoint_secret" } }),
+  preview: () =>
+    synth("sst.config.ts", "pr-12", { env: { ...readKey, SST_SECRET_StripeWebhookSecret: "we_SharedTestEndpoint:whsec_shared_endpoint_secret" } }),
   withoutKey: () => synth("sst.config.ts", "dev"),
+  // The deploy's key is there, the functions' read key is not (sst secret set StripeApiKey never ran).
+  withoutReadKey: () => synth("sst.config.ts", "dev", { env: { STRIPE_API_KEY: testKey.STRIPE_API_KEY } }),
   // Everything preflight refuses at once: it reports every problem, one line each.
   refused: () =>
     synth("sst.config.ts", "production", {
@@ -87,9 +99,16 @@ afterAll(() => {
   for (const result of Object.values(results)) if (result) rmSync(result.scratch, { recursive: true, force: true });
 });
 
+/** The build of the function whose handler is `handler`. */
+function buildOf(result: SynthResult, handler = "packages/functions/src/webhook.handler") {
+  const build = result.builds?.find((candidate) => candidate.handler === handler);
+  if (!build) throw new Error(`${handler} was not built`);
+  return build;
+}
+
 /** Reads the linked resources the way the deployed function does: `sst/resource` + resource.enc. */
 function readLinksFromBundle(result: SynthResult) {
-  const build = result.builds?.[0];
+  const build = buildOf(result);
   if (!build) throw new Error("no function was built");
   const fn = named(result, functionType, "WebhookHandlerFunction");
   const variables = (fn.environment as { variables: Record<string, string> }).variables;
@@ -109,7 +128,7 @@ function readLinksFromBundle(result: SynthResult) {
 
 /** The secrets the function trusts, as its build links them. */
 function linkedSecrets(result: SynthResult): string[] {
-  return String(result.builds?.[0]?.links.StripeWebhookSecret?.value).split(",");
+  return String(buildOf(result).links.StripeWebhookSecret?.value).split(",");
 }
 
 function registeredNames(result: SynthResult, type: string): string[] {
@@ -174,12 +193,15 @@ describe("a development stage", () => {
     expect(endpoint.metadata).toEqual({ app: "stripe-webhooks", stage: "dev" });
   });
 
-  it("builds the handler with the secret and the table linked, and the bundle reads them back", () => {
+  it("builds the handler with the secret, the table and the API key linked, and the bundle reads them back", () => {
     const result = dev();
-    expect(result.builds).toHaveLength(1);
-    const build = result.builds![0]!;
-    expect(build.handler).toBe("packages/functions/src/webhook.handler");
-    expect(Object.keys(build.links).sort()).toEqual(["Ledger", "StripeWebhookSecret"]);
+    expect(result.builds?.map((build) => build.handler).sort()).toEqual([
+      "packages/functions/src/reconcile.handler",
+      "packages/functions/src/webhook.handler",
+    ]);
+    const build = buildOf(result);
+    expect(Object.keys(build.links).sort()).toEqual(["Ledger", "StripeApiKey", "StripeWebhookSecret"]);
+    expect(build.links.StripeApiKey?.value).toBe(readKey.SST_SECRET_StripeApiKey);
     expect(build.links.StripeWebhookSecret?.value).toBe(mockEndpointSecret(current));
     expect(build.links.Ledger?.name).toBe(result.outputs?.table);
     expect(existsSync(join(build.out, "resource.enc"))).toBe(true);
@@ -187,7 +209,7 @@ describe("a development stage", () => {
   });
 
   it("grants the handler only the DynamoDB actions the ledger performs, on the ledger table only", () => {
-    const role = only(dev(), "aws:iam/role:Role");
+    const role = named(dev(), "aws:iam/role:Role", "WebhookHandlerRole");
     const policies = role.inlinePolicies as { name: string; policy: string }[];
     expect(policies).toHaveLength(1);
     const document = JSON.parse(policies[0]!.policy) as { Statement: { Effect: string; Action: string[]; Resource: string[] }[] };
@@ -206,15 +228,20 @@ describe("a development stage", () => {
     expect(fn.timeout).toBe(10);
     expect((fn.environment as { variables: Record<string, string> }).variables.STRIPE_MODE).toBe("test");
     expect(fn.reservedConcurrentExecutions).toBeUndefined();
-    expect(only(dev(), "aws:cloudwatch/logGroup:LogGroup").retentionInDays).toBe(7);
+    expect(all(dev(), "aws:cloudwatch/logGroup:LogGroup").map((group) => group.retentionInDays)).toEqual([7, 7]);
   });
 
   it("opts out of OAC: a public function URL without CORS, no edge signer, the router's protection stated as none", () => {
     const url = only(dev(), "aws:lambda/functionUrl:FunctionUrl");
     expect(url.authorizationType).toBe("NONE");
     expect(url.cors).toBeUndefined();
-    expect(registeredNames(dev(), functionType)).toEqual(["WebhookHandlerFunction"]);
-    expect(registeredNames(dev(), "aws:lambda/permission:Permission").sort()).toEqual(["WebhookHandlerPublicFunctionUrlAccess", "WebhookHandlerPublicInvokeFunction"]);
+    // No edge signer: the webhook's function and the reconciler's, nothing else.
+    expect(registeredNames(dev(), functionType).sort()).toEqual(["ReconcilerHandlerFunction", "WebhookHandlerFunction"]);
+    expect(registeredNames(dev(), "aws:lambda/permission:Permission").sort()).toEqual([
+      "ReconcilerPermission",
+      "WebhookHandlerPublicFunctionUrlAccess",
+      "WebhookHandlerPublicInvokeFunction",
+    ]);
     const distribution = only(dev(), "aws:cloudfront/distribution:Distribution");
     expect((distribution.tags as Record<string, string>)["sst:ref:protection"]).toBe("none");
   });
@@ -223,7 +250,7 @@ describe("a development stage", () => {
     const result = results.devOnChangedSstDefaults;
     expectCompleted(result);
     expect(only(result, "aws:lambda/functionUrl:FunctionUrl").authorizationType).toBe("NONE");
-    expect(registeredNames(result, functionType)).toEqual(["WebhookHandlerFunction"]);
+    expect(registeredNames(result, functionType).sort()).toEqual(["ReconcilerHandlerFunction", "WebhookHandlerFunction"]);
     expect((only(result, "aws:cloudfront/distribution:Distribution").tags as Record<string, string>)["sst:ref:protection"]).toBe("none");
   });
 
@@ -263,7 +290,10 @@ describe("the production stage", () => {
     const result = production();
     expect(only(result, "aws:lambda/functionUrl:FunctionUrl").authorizationType).toBe("AWS_IAM");
     const distribution = result.registrations.find((r) => r.type === "aws:cloudfront/distribution:Distribution")!;
-    const permissions = all(result, "aws:lambda/permission:Permission");
+    // The webhook function's; the reconciler's lets EventBridge invoke it (asserted with the reconciler).
+    const permissions = result.registrations
+      .filter((r) => r.type === "aws:lambda/permission:Permission" && r.name !== "ReconcilerPermission")
+      .map((r) => r.inputs as Record<string, unknown>);
     expect(permissions).toHaveLength(2);
     for (const permission of permissions) {
       expect(permission).toMatchObject({ principal: "cloudfront.amazonaws.com", sourceArn: distribution.state.arn });
@@ -298,7 +328,7 @@ describe("the production stage", () => {
     const fn = named(production(), functionType, "WebhookHandlerFunction");
     expect((fn.environment as { variables: Record<string, string> }).variables.STRIPE_MODE).toBe("live");
     expect(fn.reservedConcurrentExecutions).toBeUndefined();
-    expect(only(production(), "aws:cloudwatch/logGroup:LogGroup").retentionInDays).toBe(90);
+    expect(all(production(), "aws:cloudwatch/logGroup:LogGroup").map((group) => group.retentionInDays)).toEqual([90, 90]);
   });
 
   it("has no domain until infra/stage.ts names one: the deploying environment cannot add or remove it", () => {
@@ -407,11 +437,88 @@ describe("a preview stage (pr-<n>)", () => {
   });
 });
 
+describe("the reconciler (a development stage)", () => {
+  const dev = () => results.dev;
+
+  it("runs core's reconciler on the stage's schedule, on Node.js arm64 in the stage's mode", () => {
+    const rule = named(dev(), "aws:cloudwatch/eventRule:EventRule", "ReconcilerRule");
+    expect(rule.scheduleExpression).toBe("rate(15 minutes)");
+    // Only EventBridge's rule may invoke it.
+    expect(named(dev(), "aws:lambda/permission:Permission", "ReconcilerPermission")).toMatchObject({
+      principal: "events.amazonaws.com",
+      sourceArn: dev().registrations.find((r) => r.name === "ReconcilerRule")?.state.arn,
+    });
+    const fn = named(dev(), functionType, "ReconcilerHandlerFunction");
+    expect(fn).toMatchObject({ runtime: "nodejs24.x", architectures: ["arm64"], memorySize: 512, timeout: 120 });
+    expect((fn.environment as { variables: Record<string, string> }).variables.STRIPE_MODE).toBe("test");
+  });
+
+  it("links the ledger, the API key and the stage's endpoint id, and nothing else", () => {
+    const build = buildOf(dev(), "packages/functions/src/reconcile.handler");
+    expect(Object.keys(build.links).sort()).toEqual(["Ledger", "StripeApiKey", "StripeEndpoint"]);
+    expect(build.links.StripeEndpoint?.id).toBe(dev().outputs?.stripeEndpointId);
+    expect(build.links.StripeApiKey?.value).toBe(readKey.SST_SECRET_StripeApiKey);
+    expect(build.links.Ledger?.name).toBe(dev().outputs?.table);
+  });
+
+  it("may only do to the ledger table what the ledger does, as the webhook function", () => {
+    const role = named(dev(), "aws:iam/role:Role", "ReconcilerHandlerRole");
+    const policies = role.inlinePolicies as { name: string; policy: string }[];
+    const document = JSON.parse(policies[0]!.policy) as { Statement: { Action: string[]; Resource: string[] }[] };
+    const tableArn = dev().registrations.find((r) => r.type === "aws:dynamodb/table:Table")?.state.arn;
+    expect(document.Statement).toEqual([{ Effect: "Allow", Action: [...ledgerHandlerActions], Resource: [tableArn] }]);
+  });
+
+  it("raises each alarm on the stage's own metrics into the stage's topic", () => {
+    const topic = dev().registrations.find((r) => r.type === "aws:sns/topic:Topic");
+    const alarms = all(dev(), "aws:cloudwatch/metricAlarm:MetricAlarm");
+    expect(alarms.map((alarm) => alarm.metricName).sort()).toEqual(
+      ["EndpointDisabled", "EventsRecovered", "HandlerFailures", "InvalidSignatures", "ReconcilerErrors", "ReconcilerRuns", "ServerErrors"],
+    );
+    for (const alarm of alarms) {
+      expect(alarm).toMatchObject({
+        namespace: metricsNamespace,
+        dimensions: { service: metricsService, stage: "dev" },
+        alarmActions: [topic?.state.arn],
+      });
+    }
+    const byMetric = Object.fromEntries(alarms.map((alarm) => [alarm.metricName, alarm]));
+    // Silence is the failure for the heartbeat only.
+    expect(byMetric.ReconcilerRuns).toMatchObject({ comparisonOperator: "LessThanThreshold", treatMissingData: "breaching" });
+    expect(byMetric.EndpointDisabled).toMatchObject({ statistic: "Maximum", threshold: 1, treatMissingData: "notBreaching" });
+    expect(byMetric.InvalidSignatures).toMatchObject({ threshold: 20 });
+    expect(registeredNames(dev(), "aws:sns/topicSubscription:TopicSubscription")).toEqual([]);
+  });
+
+  it("draws the stage's dashboard from the same metrics", () => {
+    const dashboard = only(dev(), "aws:cloudwatch/dashboard:Dashboard");
+    expect(dashboard.dashboardName).toBe("stripe-webhooks-dev");
+    const body = String(dashboard.dashboardBody);
+    for (const name of Object.values(metricNames)) expect(body).toMatch(new RegExp(`\\\\?"${name}\\\\?"`));
+  });
+});
+
+describe("alarms by e-mail (alarms.email set in infra/stage.ts)", () => {
+  it("subscribes the address to the stage's topic, with the stage's own spike threshold", () => {
+    const result = results.productionWithDomain;
+    expect(only(result, "aws:sns/topicSubscription:TopicSubscription")).toMatchObject({ protocol: "email", endpoint: alarmEmail });
+    const alarms = all(result, "aws:cloudwatch/metricAlarm:MetricAlarm");
+    expect(alarms.find((alarm) => alarm.metricName === "InvalidSignatures")).toMatchObject({ threshold: 50 });
+  });
+});
+
 describe("preflight", () => {
   it("stops a deploy without STRIPE_API_KEY before any resource is registered", () => {
     const result = results.withoutKey;
     expectStoppedBeforeAnyResource(result);
     expect(result.error).toContain("STRIPE_API_KEY is not set");
+  });
+
+  it("stops a deploy without the StripeApiKey secret before any resource is registered, saying how to set it", () => {
+    const result = results.withoutReadKey;
+    expectStoppedBeforeAnyResource(result);
+    expect(result.error).toContain("The StripeApiKey secret is not set for this stage: npx sst secret set StripeApiKey rk_test_... --stage dev");
+    expect(result.error).not.toContain("STRIPE_API_KEY is not set");
   });
 
   it("stops a live stage deployed with a test-mode key, without echoing the key", () => {
@@ -431,6 +538,7 @@ describe("preflight", () => {
       expect.stringContaining('infra/stage.ts: protection must be "oac-with-edge-signing" or "none", not "oac"'),
       expect.stringContaining("infra/stage.ts: reservedConcurrency must be a whole number of at least 1"),
       expect.stringContaining("STRIPE_API_KEY is a test-mode key"),
+      expect.stringContaining("The StripeApiKey secret is a test-mode key, but the stage runs in Stripe live mode"),
       expect.stringContaining("StripeWebhookSecret is a signing secret without the endpoint it belongs to"),
     ]);
     // A pin the endpoints do not follow is refused with the upgrade procedure, not deployed as a replacement.

@@ -1,10 +1,10 @@
-import type { OutcomeObservation } from "./outcomes.ts";
 
 /*
  * The metrics the functions emit (through Powertools Metrics, as CloudWatch EMF) and infra's
  * alarms and dashboard read: names in one dependency-free module so the two cannot drift.
- * Every metric is a count in the namespace below, with the service as its only dimension,
- * except `Outcomes`, which also carries the outcome's code and source for the dashboard.
+ * Every metric is a count in the namespace below, with the service and the stage as dimensions,
+ * except `Outcomes`, which also carries the outcome's code and source for the dashboard. Kept
+ * free of imports so that infra can read it without the SDKs.
  */
 
 export const metricsNamespace = "StripeWebhooks";
@@ -32,6 +32,14 @@ export const metricNames = {
   /** A run Stripe's API or the ledger cut short; the next run resumes. */
   reconcilerInterrupted: "ReconcilerInterrupted",
 } as const;
+
+/** One settled run, as metrics count it: how the event arrived and the outcome table's code and status. */
+export interface OutcomeObservation {
+  /** `webhook`, `reconciler` or `replay` (process-event.ts's `EventSource`). */
+  source: string;
+  code: string;
+  statusCode: number;
+}
 
 export type MetricName = (typeof metricNames)[keyof typeof metricNames];
 

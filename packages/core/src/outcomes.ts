@@ -1,3 +1,4 @@
+import Stripe from "stripe";
 import {
   ConfigurationError,
   HandlerFailedError,
@@ -7,6 +8,7 @@ import {
   MalformedEventError,
   MethodNotAllowedError,
   PayloadTooLargeError,
+  StripeCallError,
   UnsupportedMediaTypeError,
   WebhookError,
   errorSummary,
@@ -14,7 +16,9 @@ import {
   type SignatureFailureReason,
 } from "./errors.ts";
 import type { LogLevel, WebhookLogger } from "./logger.ts";
-import type { EventResult, EventSource, ProcessOutcome } from "./process-event.ts";
+import type { OutcomeObservation } from "./metrics.ts";
+import type { EventResult, ProcessOutcome } from "./process-event.ts";
+import { classifyStripeError, type StripeErrorKind } from "./stripe-api.ts";
 
 /*
  * The one outcome table: for every outcome and every error the pipeline answers with, its HTTP
@@ -31,6 +35,7 @@ export const summaryMessages = {
   refused: "Stripe webhook refused",
   failed: "Stripe webhook failed",
   misconfigured: "Misconfiguration: the event's mode does not match this stage",
+  handlerMisconfigured: "Misconfiguration: a handler's Stripe API key is missing, refused or lacks a permission",
 } as const;
 
 /** A result as the sender and the logs see it. */
@@ -74,6 +79,8 @@ const signatureMessages: Record<SignatureFailureReason, string> = {
 interface ErrorRow<E> extends Omit<Row, "message"> {
   code: string;
   message: (error: E) => string;
+  /** A different level or summary for some errors of the row, keeping its status and code. */
+  refine?: (error: E) => Pick<Row, "level" | "summary"> | undefined;
 }
 
 type ErrorClass<E> = abstract new (...args: never[]) => E;
@@ -126,11 +133,16 @@ const errorRows = new Map<unknown, ErrorRow<Error>>([
     level: "error",
     summary: summaryMessages.misconfigured,
   }),
+  // Still 500 when the key is at fault: Stripe keeps retrying, so the events heal once it is fixed.
   row(HandlerFailedError, {
     statusCode: 500,
     code: "handler_failed",
     message: () => "The event could not be processed; it will be retried.",
     ...failed,
+    refine: (error) =>
+      handlerStripeError(error) === "misconfiguration" || error.cause instanceof ConfigurationError
+        ? { level: "error", summary: summaryMessages.handlerMisconfigured }
+        : undefined,
   }),
   row(LedgerUnavailableError, {
     statusCode: 500,
@@ -156,8 +168,8 @@ export function describeOutcome(result: EventResult): OutcomeDescription {
   if (!(error instanceof Error)) return internalError;
   const found = errorRows.get(error.constructor);
   if (!found) return internalError;
-  const { message, ...rest } = found;
-  return { ...rest, message: message(error) };
+  const { message, refine, ...rest } = found;
+  return { ...rest, ...refine?.(error), message: message(error) };
 }
 
 /**
@@ -182,13 +194,6 @@ export function logOutcome(
   return description;
 }
 
-/** One settled run, as metrics count it: how the event arrived and the outcome table's code and status. */
-export interface OutcomeObservation {
-  source: EventSource;
-  code: string;
-  statusCode: number;
-}
-
 /** Receives every run's outcome, e.g. to emit metrics; core itself emits none. */
 export type OutcomeObserver = (observation: OutcomeObservation) => void;
 
@@ -203,7 +208,20 @@ function errorDetails(error: unknown): Record<string, unknown> {
     error instanceof LedgerUnavailableError ||
     error instanceof ConfigurationError;
   if (explained && error.cause !== undefined) details.cause = errorSummary(error.cause);
+  const stripeError = error instanceof HandlerFailedError ? handlerStripeError(error) : undefined;
+  if (stripeError !== undefined) details.stripeError = stripeError;
   const fault = error instanceof HandlerFailedError ? error.cause : error instanceof WebhookError ? undefined : error;
   if (fault instanceof Error && fault.stack) details.stack = redactSecrets(fault.stack);
   return details;
+}
+
+/**
+ * What the Stripe error that made a handler fail means (`retry-later`, `misconfiguration`,
+ * `request-refused`, `unknown`), whether the handler threw the SDK's error or `callStripe`'s
+ * translation of it; undefined when the handler failed for another reason.
+ */
+function handlerStripeError(error: HandlerFailedError): StripeErrorKind | undefined {
+  const cause = error.cause instanceof StripeCallError ? error.cause.cause : error.cause;
+  if (!(cause instanceof Stripe.errors.StripeError)) return undefined;
+  return classifyStripeError(cause).kind;
 }

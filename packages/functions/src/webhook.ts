@@ -18,6 +18,9 @@ export const handler = createWebhookHandler({
     tableName: Resource.Ledger.name,
     mode: process.env.STRIPE_MODE,
     toleranceSeconds: process.env.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+    // Read here, used only when a handler first calls Stripe.
+    stripeApiKey: Resource.StripeApiKey.value,
+    stripeApiBase: process.env.STRIPE_API_BASE,
   }),
   registry: exampleHandlers,
   logger: createLogger(),

@@ -428,6 +428,7 @@ describe("the deployed entry (packages/functions/src/webhook.ts)", () => {
       SST_RESOURCE_App: JSON.stringify({ name: "stripe-webhooks", stage: "test" }),
       SST_RESOURCE_StripeWebhookSecret: JSON.stringify({ type: "sst.sst.Secret", value: `${secret},${previousSecret}` }),
       SST_RESOURCE_Ledger: JSON.stringify({ type: "sst.sst.Linkable", name: table }),
+      SST_RESOURCE_StripeApiKey: JSON.stringify({ type: "sst.sst.Secret", value: "rk_test_linkedButUnused" }),
       STRIPE_MODE: "test",
       AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint,
     });

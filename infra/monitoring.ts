@@ -1,0 +1,174 @@
+import { metricNames, metricsNamespace, metricsService, type MetricName } from "@stripe-webhooks/core/metrics";
+import { settings } from "./preflight";
+
+/*
+ * What tells someone: one SNS topic per stage, alarms on the metrics the functions emit
+ * (core's metrics.ts names them), and a dashboard with the picture an operator looks at first.
+ * README, "Metrics, alarms and the dashboard", says what each alarm means and what to do.
+ */
+
+export const alarmTopic = new aws.sns.Topic("AlarmTopic", { name: `${$app.name}-${$app.stage}-alarms` });
+
+if (settings.alarms.email) {
+  new aws.sns.TopicSubscription("AlarmEmail", {
+    topic: alarmTopic.arn,
+    protocol: "email",
+    endpoint: settings.alarms.email,
+  });
+}
+
+const dimensions = { service: metricsService, stage: $app.stage };
+
+interface AlarmSpec {
+  name: string;
+  metric: MetricName;
+  statistic: "Sum" | "Maximum";
+  periodSeconds: number;
+  /** Fires at or above this, or below it with `below`. */
+  threshold: number;
+  below?: boolean;
+  /** A silent metric means nothing happened, except for a heartbeat, where it is the failure. */
+  missing: "notBreaching" | "breaching";
+  description: string;
+}
+
+const alarms: AlarmSpec[] = [
+  {
+    name: "HandlerFailures",
+    metric: metricNames.handlerFailures,
+    statistic: "Sum",
+    periodSeconds: 300,
+    threshold: 1,
+    missing: "notBreaching",
+    description: "A handler failed: the event is recorded failed and will be retried.",
+  },
+  {
+    name: "ServerErrors",
+    metric: metricNames.serverErrors,
+    statistic: "Sum",
+    periodSeconds: 300,
+    threshold: 1,
+    missing: "notBreaching",
+    description: "The webhook answered Stripe with a 5xx (handler failure or ledger unavailable).",
+  },
+  {
+    name: "InvalidSignatures",
+    metric: metricNames.invalidSignatures,
+    statistic: "Sum",
+    periodSeconds: 300,
+    threshold: settings.alarms.invalidSignaturesPer5Minutes,
+    missing: "notBreaching",
+    description: "A spike of refused signatures: a wrong secret after a rotation, or probing.",
+  },
+  {
+    name: "EventsRecovered",
+    metric: metricNames.eventsRecovered,
+    statistic: "Sum",
+    periodSeconds: 900,
+    threshold: 1,
+    missing: "notBreaching",
+    description: "The reconciler processed events the webhook had missed.",
+  },
+  {
+    name: "EndpointDisabled",
+    metric: metricNames.endpointDisabled,
+    statistic: "Maximum",
+    periodSeconds: 900,
+    threshold: 1,
+    missing: "notBreaching",
+    description: "Stripe disabled this stage's webhook endpoint: re-enable it (README, Endpoint disabled).",
+  },
+  {
+    name: "ReconcilerFailing",
+    metric: metricNames.reconcilerErrors,
+    statistic: "Sum",
+    periodSeconds: 900,
+    threshold: 1,
+    missing: "notBreaching",
+    description: "A reconciler run failed: check the StripeApiKey secret and its permissions.",
+  },
+  {
+    name: "ReconcilerNotRunning",
+    metric: metricNames.reconcilerRuns,
+    statistic: "Sum",
+    periodSeconds: 3600,
+    threshold: 1,
+    below: true,
+    missing: "breaching",
+    description: "No reconciler run finished in an hour.",
+  },
+];
+
+export const alarmResources = alarms.map(
+  (alarm) =>
+    new aws.cloudwatch.MetricAlarm(`Alarm${alarm.name}`, {
+      name: `${$app.name}-${$app.stage}-${alarm.name}`,
+      alarmDescription: alarm.description,
+      namespace: metricsNamespace,
+      metricName: alarm.metric,
+      dimensions,
+      statistic: alarm.statistic,
+      period: alarm.periodSeconds,
+      evaluationPeriods: 1,
+      threshold: alarm.threshold,
+      comparisonOperator: alarm.below ? "LessThanThreshold" : "GreaterThanOrEqualToThreshold",
+      treatMissingData: alarm.missing,
+      alarmActions: [alarmTopic.arn],
+      okActions: [alarmTopic.arn],
+    }),
+);
+
+function widget(title: string, metrics: MetricName[], x: number, y: number, stat = "Sum") {
+  return {
+    type: "metric",
+    x,
+    y,
+    width: 12,
+    height: 6,
+    properties: {
+      title,
+      region: settings.region,
+      stat,
+      period: 300,
+      metrics: metrics.map((name) => [metricsNamespace, name, "service", metricsService, "stage", $app.stage]),
+    },
+  };
+}
+
+export const dashboard = new aws.cloudwatch.Dashboard("Dashboard", {
+  dashboardName: `${$app.name}-${$app.stage}`,
+  dashboardBody: JSON.stringify({
+    widgets: [
+      {
+        type: "metric",
+        x: 0,
+        y: 0,
+        width: 24,
+        height: 6,
+        properties: {
+          title: "Runs by outcome and source",
+          region: settings.region,
+          stat: "Sum",
+          period: 300,
+          metrics: [
+            [
+              {
+                expression: `SEARCH('{${metricsNamespace},outcome,service,source,stage} MetricName="${metricNames.outcomes}" stage="${$app.stage}"', 'Sum', 300)`,
+                id: "outcomes",
+              },
+            ],
+          ],
+        },
+      },
+      widget("Deliveries and 5xx answers", [metricNames.deliveries, metricNames.serverErrors], 0, 6),
+      widget("Handler failures and invalid signatures", [metricNames.handlerFailures, metricNames.invalidSignatures], 12, 6),
+      widget("Reconciler: runs, recovered events, errors, interruptions", [
+        metricNames.reconcilerRuns,
+        metricNames.eventsRecovered,
+        metricNames.reconcilerErrors,
+        metricNames.reconcilerInterrupted,
+      ], 0, 12),
+      widget("Endpoint disabled (1 = disabled)", [metricNames.endpointDisabled], 12, 12, "Maximum"),
+    ],
+  }),
+});

@@ -1,0 +1,25 @@
+import { settings } from "./preflight";
+import { stripeApiKey, stripeEndpoint } from "./stripe";
+import { ledger } from "./table";
+
+/**
+ * Processes every catalog event Stripe has that the ledger has not settled (README, "Never lose
+ * an event"). Linked to the same least-privilege ledger as the webhook (it reads entries, claims
+ * and completes events, commits handlers' effects, and keeps its watermark in an item of its
+ * own), to the API key, and to the stage's endpoint ids.
+ */
+export const reconciler = new sst.aws.Cron("Reconciler", {
+  schedule: settings.reconciler.schedule,
+  function: {
+    handler: "packages/functions/src/reconcile.handler",
+    runtime: "nodejs24.x",
+    architecture: "arm64",
+    memory: "512 MB",
+    // A run stops starting work well before this (core's maxDurationMs), so a run that is cut
+    // off leaves at most its last event's lease to expire.
+    timeout: "2 minutes",
+    link: [ledger, stripeApiKey, stripeEndpoint],
+    environment: { STRIPE_MODE: settings.mode },
+    logging: { retention: settings.logRetention, format: "json" },
+  },
+});
