@@ -165,7 +165,6 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       ":type": { S: event.type },
       ":status": { S: status },
       ":processing": { S: "processing" },
-      ":failed": { S: "failed" },
       ":zero": { N: "0" },
       ":one": { N: "1" },
       ":now": { N: String(nowMs) },
@@ -204,6 +203,8 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       ? `attribute_not_exists(#${attr.pk}) OR #status <> :processing OR #leaseExpiresAt <= :now`
       : `attribute_not_exists(#${attr.pk}) OR #status = :failed` +
         " OR (#status = :processing AND #leaseExpiresAt <= :now)";
+    // DynamoDB refuses a request whose values an expression does not use, and only this one uses it.
+    if (!force) values[":failed"] = { S: "failed" };
     const key = eventKey(event.id);
     try {
       const result = await client.send(

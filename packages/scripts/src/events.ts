@@ -16,7 +16,8 @@ Options:
   --status S       only entries with this status (${statuses.join(", ")})
   --type T         only events of this type, e.g. invoice.paid
   --limit N        at most N entries (the newest)
-  --json           print a JSON array instead of a table
+  --summary        counts by status and by type instead of the entries
+  --json           print a JSON array (with --summary, the counts) instead of a table
   --data-dir DIR   the local receiver's data directory [DATA_DIR, default .data/local]
 Reads a deployed stage's ledger when run as: npx sst shell --stage <name> -- npm run events`;
 
@@ -47,6 +48,42 @@ function table(entries: readonly LedgerEntry[]): string {
   return [line(header), ...rows.map(line)].join("\n");
 }
 
+/** The counts `--summary` prints: all entries by status, and each type by status. */
+interface Summary {
+  total: number;
+  byStatus: Record<LedgerStatus, number>;
+  byType: Record<string, { total: number } & Partial<Record<LedgerStatus, number>>>;
+}
+
+function summarize(entries: readonly LedgerEntry[]): Summary {
+  const byStatus: Record<LedgerStatus, number> = { processing: 0, processed: 0, failed: 0, ignored: 0 };
+  const byType: Summary["byType"] = {};
+  for (const entry of entries) {
+    byStatus[entry.status] += 1;
+    const counts = (byType[entry.type] ??= { total: 0 });
+    counts.total += 1;
+    counts[entry.status] = (counts[entry.status] ?? 0) + 1;
+  }
+  const sorted = Object.entries(byType).sort(([a], [b]) => a.localeCompare(b));
+  return { total: entries.length, byStatus, byType: Object.fromEntries(sorted) };
+}
+
+function summaryTable(summary: Summary): string {
+  const header = ["TYPE", "TOTAL", ...statuses.map((status) => status.toUpperCase())];
+  const row = (name: string, total: number, counts: Partial<Record<LedgerStatus, number>>) => [
+    name,
+    String(total),
+    ...statuses.map((status) => String(counts[status] ?? 0)),
+  ];
+  const rows = [
+    ...Object.entries(summary.byType).map(([type, counts]) => row(type, counts.total, counts)),
+    row("(all types)", summary.total, summary.byStatus),
+  ];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((cells) => cells[column]?.length ?? 0)));
+  const line = (cells: readonly string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
 async function main(): Promise<number> {
   const { values } = parseCli(
     {
@@ -55,6 +92,7 @@ async function main(): Promise<number> {
         status: { type: "string" },
         type: { type: "string" },
         limit: { type: "string" },
+        summary: { type: "boolean", default: false },
         "data-dir": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -80,7 +118,16 @@ async function main(): Promise<number> {
       ...(values.type === undefined ? {} : { type: values.type }),
       ...(limit === undefined ? {} : { limit }),
     });
-    if (values.json) {
+    if (values.summary) {
+      const summary = summarize(entries);
+      if (values.json) {
+        console.log(JSON.stringify(summary, null, 2));
+      } else {
+        console.log(`Ledger: ${ledger.description}`);
+        console.log(summaryTable(summary));
+        console.log(`${summary.total} ${summary.total === 1 ? "entry" : "entries"}`);
+      }
+    } else if (values.json) {
       console.log(JSON.stringify(entries, null, 2));
     } else {
       console.log(`Ledger: ${ledger.description}`);
