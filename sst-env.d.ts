@@ -19,6 +19,7 @@ declare module "sst" {
       "value": string
     }
     "StripeEndpoint": {
+      "drainingId": string
       "id": string
       "type": "sst.sst.Linkable"
     }

@@ -86,6 +86,8 @@ export interface ReconcilerDependencies {
    * reported. Undefined locally, where `stripe listen` has no endpoint: the horizon alone bounds it.
    */
   endpointId: string | undefined;
+  /** During an API-version upgrade, the previous version's endpoint, still draining its retries. */
+  drainingEndpointId?: string | undefined;
   now?: () => number;
   settings?: Partial<ReconcileSettings>;
 }
@@ -108,24 +110,30 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
   const state = createStateStore(deps.dynamo, tableName, deps.endpointId ?? "local");
 
   let endpoint: ReconcileReport["endpoint"];
+  let draining: ReconcileReport["endpoint"];
   let endpointUnavailable: StripeUnavailableError | undefined;
   try {
     endpoint = deps.endpointId ? await readEndpoint(deps.stripe, deps.endpointId) : undefined;
+    draining = deps.drainingEndpointId ? await readEndpoint(deps.stripe, deps.drainingEndpointId) : undefined;
   } catch (error) {
     // The same "later" as a listing cut short: the next run resumes. Thrown, it would read as a
     // broken reconciler rather than a busy Stripe.
     if (!(error instanceof StripeUnavailableError)) throw error;
     endpointUnavailable = error;
   }
-  if (endpoint?.status === "disabled") {
+  for (const read of [endpoint, draining]) {
+    if (read?.status !== "disabled") continue;
     deps.logger.error("Stripe has disabled this stage's webhook endpoint: no deliveries until it is re-enabled", {
-      endpointId: endpoint.id,
+      endpointId: read.id,
       runbook: "README.md#endpoint-disabled",
     });
   }
   const previous = await state.read();
   const nowSeconds = Math.floor(started / 1000);
-  const floor = Math.max(endpoint?.created ?? 0, nowSeconds - stripeEventHorizonSeconds);
+  // During an API-version upgrade the draining endpoint is the older one: events since its
+  // creation were meant for this stage too.
+  const created = Math.min(endpoint?.created ?? Infinity, draining?.created ?? Infinity);
+  const floor = Math.max(Number.isFinite(created) ? created : 0, nowSeconds - stripeEventHorizonSeconds);
   const to = nowSeconds - settings.graceSeconds;
   const from = Math.max(floor, previous?.watermark === undefined ? floor : previous.watermark - settings.overlapSeconds);
   const report: ReconcileReport = {

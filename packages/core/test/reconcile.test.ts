@@ -627,6 +627,25 @@ describeEachEngine("reconciler", (engine) => {
       expect(s.handlers.effects(after.id)).toBe(1);
     });
 
+    it("during an API-version upgrade, events since the draining endpoint's creation are reconciled, and its being disabled is reported", async () => {
+      const s = await scenario();
+      const drainingId = "we_drainingPreviousVersion";
+      const newCreated = s.nowSeconds() - 1 * day;
+      const oldCreated = s.nowSeconds() - 10 * day;
+      s.double.setEndpoint({ id: endpointId, created: newCreated });
+      s.double.setEndpoint({ id: drainingId, created: oldCreated, status: "disabled" });
+      const forOldOnly = s.addEvent(newCreated - 2 * day, { delivered: false });
+      const beforeBoth = s.addEvent(oldCreated - hour, { delivered: false });
+
+      const { logger, lines } = recordingLogger();
+      const report = await reconcile({ stripe: s.stripe, app: s.app, dynamo: client, logger, endpointId, drainingEndpointId: drainingId, now: () => s.clock.ms });
+
+      expect(report.window.from).toBe(oldCreated);
+      expect(lines.filter((line) => line.level === "error").map((line) => line.attributes.endpointId)).toEqual([drainingId]);
+      expect(s.handlers.effects(forOldOnly.id)).toBe(1);
+      expect(await s.entry(beforeBoth.id)).toBeUndefined();
+    });
+
     it("events outside Stripe's 30-day horizon (less a margin) are not touched, even while Stripe still lists them", async () => {
       const s = await scenario();
       const now = s.nowSeconds();

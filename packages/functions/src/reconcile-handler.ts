@@ -16,6 +16,7 @@ export interface ReconcilerSettings {
   /** `STRIPE_API_BASE`: stripe-mock or a double, instead of api.stripe.com. */
   apiBase?: string | undefined;
   endpointId: string | undefined;
+  drainingEndpointId?: string | undefined;
   tableName: string;
   mode: string | undefined;
   reconcile?: Partial<ReconcileSettings>;
@@ -63,6 +64,7 @@ export function createReconcileHandler(deps: ReconcileHandlerDependencies): () =
         dynamo: deps.dynamo,
         logger: deps.logger,
         endpointId: settings.endpointId,
+        drainingEndpointId: settings.drainingEndpointId,
         ...(deps.now ? { now: deps.now } : {}),
         ...(settings.reconcile ? { settings: settings.reconcile } : {}),
       });

@@ -14,7 +14,8 @@ export const handler = createReconcileHandler({
   settings: () => ({
     apiKey: Resource.StripeApiKey.value,
     apiBase: process.env.STRIPE_API_BASE,
-    endpointId: Resource.StripeEndpoint.id,
+    endpointId: Resource.StripeEndpoint.id || undefined,
+    drainingEndpointId: Resource.StripeEndpoint.drainingId || undefined,
     tableName: Resource.Ledger.name,
     mode: process.env.STRIPE_MODE,
   }),
