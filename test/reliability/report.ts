@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { ledgerHandlerActions } from "@stripe-webhooks/core/ledger-table";
 import { badInputCases } from "./support/bad-input-cases.ts";
 import type { SuiteFigures } from "./support/figures.ts";
 import { figuresDir, reportPath } from "./support/paths.ts";
@@ -11,7 +12,10 @@ import { figuresDir, reportPath } from "./support/paths.ts";
  * a plain `npm test` refreshes the figures but never the tracked report.
  */
 
-export const suites = ["bad-input", "properties", "concurrency", "faults"] as const;
+/** The suites of test/reliability, which run the webhook path. */
+const webhookSuites = ["bad-input", "properties", "concurrency", "faults"] as const;
+/** Every suite that leaves figures: those, and core's reconciler suite (packages/core/test/reconcile.test.ts). */
+export const suites = [...webhookSuites, "reconciler"] as const;
 type Suite = (typeof suites)[number];
 type Figures = Record<Suite, SuiteFigures>;
 
@@ -124,18 +128,32 @@ export const guarantees: Guarantee[] = [
   {
     id: "G11",
     statement: "No signing secret, Stripe-Signature value or payload field reaches a log line or an answer (handler Powertools logs, npm start's output, every response).",
-    proof: suites.map((suite) => ({ file: `test/reliability/${suite}.test.ts`, title: "finds no secret, Stripe-Signature value or planted payload marker in any answer or log line" })),
+    proof: webhookSuites.map((suite) => ({ file: `test/reliability/${suite}.test.ts`, title: "finds no secret, Stripe-Signature value or planted payload marker in any answer or log line" })),
     figure: (x) => `${n(sum(x, "log bytes scanned"))} characters of logs and answers scanned for ${n(sum(x, "needles"))} secrets, signatures and planted markers: ${n(sum(x, "leaks"))} found`,
   },
   {
     id: "G12",
-    statement: "The handler's role may use only the DynamoDB actions the ledger performs, on the ledger table only; the stage's outputs hold no secret.",
+    statement: "The functions' roles may use only the DynamoDB actions the ledger performs, on the ledger table only; the stage's outputs hold no secret.",
     proof: [
       { file: "test/infra/synth.test.ts", title: "grants the handler only the DynamoDB actions the ledger performs, on the ledger table only" },
+      { file: "test/infra/synth.test.ts", title: "may only do to the ledger table what the ledger does, as the webhook function" },
       { file: "packages/core/test/ledger.test.ts", title: "uses only the actions infra grants the handler (ledgerHandlerActions)" },
       { file: "test/infra/synth.test.ts", title: "returns the webhook URL, table name and endpoint id, and no secret" },
     ],
-    figure: () => "`dynamodb:UpdateItem` and `dynamodb:GetItem` on the table's ARN; outputs `webhookUrl`, `table`, `stripeEndpointId`",
+    figure: () => `${ledgerHandlerActions.map((action) => `\`${action}\``).join(", ")} on the table's ARN; outputs \`webhookUrl\`, \`table\`, \`stripeEndpointId\``,
+  },
+  {
+    id: "G13",
+    statement:
+      "No event is lost outside Stripe's retry window: the reconciler processes, once, every catalog event Stripe lists that the ledger has not settled (a handler down for days, Stripe giving up, a 2xx from a wrong origin), while racing webhook deliveries.",
+    proof: [
+      { file: "packages/core/test/reconcile.test.ts", title: "processes every event exactly once through the reconciler, loses none, and leaves events inside the grace period alone" },
+      { file: "packages/core/test/reconcile.test.ts", title: "1,000 events, duplicated, shuffled, concurrent deliveries and overlapping runs: each side effect once, none lost" },
+      { file: "packages/core/test/reconcile.test.ts", title: "the sweep recovers them and skips the ones the webhook did process" },
+    ],
+    figure: (x) =>
+      `${n(f(x, "reconciler", "outage events"))} events of a 4-day outage and ${n(f(x, "reconciler", "race events"))} racing ${n(f(x, "reconciler", "race deliveries"))} deliveries: ` +
+      `${n(f(x, "reconciler", "events lost"))} lost, ${n(f(x, "reconciler", "double-processed"))} doubled`,
   },
 ];
 
@@ -150,7 +168,7 @@ function readFigures(): Figures {
   if (Math.max(...times) - Math.min(...times) > 30 * 60_000) {
     throw new Error("the figures come from runs more than 30 minutes apart: run `npm run reliability` again");
   }
-  for (const suite of ["bad-input", "concurrency", "faults"] as const) {
+  for (const suite of ["bad-input", "concurrency", "faults", "reconciler"] as const) {
     if (!figures[suite].engines.includes("DynamoDB Local")) {
       throw new Error(`${suite} did not run on DynamoDB Local: run with Java 17 and REQUIRE_DYNAMODB_LOCAL=1 (npm run reliability does)`);
     }
@@ -170,8 +188,8 @@ export function render(x: Figures): string {
     f(x, "concurrency", "same-event deliveries") -
     f(x, "concurrency", "same-event handler runs") +
     f(x, "faults", "scheduled duplicates");
-  const lost = f(x, "concurrency", "events lost") + f(x, "faults", "events lost");
-  const double = f(x, "concurrency", "double-processed") + f(x, "faults", "double-processed");
+  const lost = f(x, "concurrency", "events lost") + f(x, "faults", "events lost") + f(x, "reconciler", "events lost");
+  const double = f(x, "concurrency", "double-processed") + f(x, "faults", "double-processed") + f(x, "reconciler", "double-processed");
   const reruns = f(x, "faults", "re-runs after a lost completion write");
   const unconfirmed = f(x, "faults", "handler ran but the answer was 5xx");
   const engines = [...new Set(suites.flatMap((suite) => x[suite].engines))].join(" and ");
@@ -196,6 +214,7 @@ export function render(x: Figures): string {
     `| Deliveries sent | ${n(deliveries)} |`,
     `| Duplicate deliveries | ${n(duplicates)} |`,
     `| Faults injected | ${n(f(x, "faults", "faults injected"))} (refused or cut DynamoDB requests and calls, throttled requests, requests held past the timeout, handler failures, crashes) |`,
+    `| Events the webhook never delivered, recovered by the reconciler | ${n(f(x, "reconciler", "outage events") + f(x, "reconciler", "race events recovered by the reconciler"))} (a handler down past Stripe's retry window; ${n(f(x, "reconciler", "race events"))} events racing ${n(f(x, "reconciler", "race deliveries"))} deliveries and reconciler runs) |`,
     `| Events lost | **${lost}** |`,
     `| Double-processed (two runs at once, or a run after the result was recorded) | **${double}** |`,
     `| Re-runs after a lost completion write (see [the at-least-once window](#the-at-least-once-window)) | ${reruns} (of ${unconfirmed} handler runs whose completion was not confirmed) |`,
@@ -258,9 +277,11 @@ export function render(x: Figures): string {
     "",
     "## Security review",
     "",
-    "- **IAM least privilege** (G12): the handler links a `Ledger` linkable granting only `dynamodb:UpdateItem` and",
-    "  `dynamodb:GetItem` on the table (`infra/table.ts`); the synth test asserts the role policy and a ledger test holds",
-    "  the code to `ledgerHandlerActions`. The synth test also holds the stage's outputs to three names and no secret.",
+    "- **IAM least privilege** (G12): the webhook function and the reconciler link a `Ledger` linkable granting only",
+    `  ${ledgerHandlerActions.map((action) => `\`${action}\``).join(", ")} on the table (\`infra/table.ts\`; Put, Delete`,
+    "  and ConditionCheck are what IAM checks for handlers' staged effects in a transaction); the synth test asserts both",
+    "  roles' policies and a ledger test holds the code to `ledgerHandlerActions`. The synth test also holds the stage's",
+    "  outputs to their names and no secret.",
     "- **Logs and answers**: each reliability suite captures all of its output (the handler's Powertools JSON lines from",
     "  stdout/stderr, `npm start`'s stdout and stderr after its ready line, every answer's status, headers and body) and",
     "  scans it for every signing secret (with and without `whsec_`), every signature sent, any header-shaped text and",

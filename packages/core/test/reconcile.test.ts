@@ -21,6 +21,7 @@ import { replayEvent } from "../src/replay.ts";
 import { createStripeClient, type StripeClientOptions } from "../src/stripe-api.ts";
 import { effectRegistry, type EffectRegistry } from "@stripe-webhooks/testing/effect-registry";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
+import { FigureBook } from "../../../test/reliability/support/figures.ts";
 import { randomInt, seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import {
   startStripeApiDouble,
@@ -100,12 +101,17 @@ interface Scenario {
   reconcilerProcessed(id: string): number;
 }
 
+// RELIABILITY.md's figures for the "nothing lost" scenarios (npm run reliability renders them).
+const book = new FigureBook("reconciler");
+afterAll(() => book.write());
+
 describeEachEngine("reconciler", (engine) => {
   let client: DynamoDBClient;
   const doubles: StripeApiDouble[] = [];
 
   beforeAll(() => {
     client = engine().client();
+    book.ranOn(engine().name);
   });
 
   afterEach(async () => {
@@ -247,6 +253,9 @@ describeEachEngine("reconciler", (engine) => {
       expect(s.handlers.effects(young.id)).toBe(1);
       expect([...s.handlers.effectCounts.values()].every((count) => count === 1)).toBe(true);
       expect(s.handlers.effectCounts.size).toBe(events.length + 1);
+      book.add("outage events", events.length + 1);
+      book.add("events lost", [...events, young].filter((event) => s.handlers.effects(event.id) === 0).length);
+      book.add("double-processed", [...s.handlers.effectCounts.values()].filter((count) => count > 1).length);
     });
   });
 
@@ -303,12 +312,17 @@ describeEachEngine("reconciler", (engine) => {
         const ids = events.map(({ event }) => event.id);
         const doubled = ids.filter((id) => s.handlers.effects(id) > 1);
         const lost = ids.filter((id) => s.handlers.effects(id) === 0);
+        book.add("race events", ids.length);
+        book.add("race deliveries", deliveries.length);
+        book.add("events lost", lost.length);
+        book.add("double-processed", doubled.length);
         expect(doubled).toEqual([]);
         expect(lost).toEqual([]);
         const ledger = await listLedgerEntries(client, s.tableName);
         expect(ledger).toHaveLength(1000);
         expect(ledger.filter((entry) => entry.status !== "processed" || entry.attempts !== 1)).toEqual([]);
         const recovered = reports.reduce((sum, report) => sum + report.recovered, 0);
+        book.add("race events recovered by the reconciler", recovered);
         const viaWebhook = s.lines.filter(
           (line) => line.attributes.source === "webhook" && line.attributes.outcome === "processed",
         ).length;
