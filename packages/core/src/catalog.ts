@@ -11,8 +11,11 @@ export const eventCatalog = [
   "customer.subscription.created",
   "customer.subscription.updated",
   "customer.subscription.deleted",
+  "customer.subscription.paused",
+  "customer.subscription.resumed",
   "invoice.paid",
   "invoice.payment_failed",
+  "invoice.payment_action_required",
 ] as const satisfies readonly Stripe.Event.Type[];
 
 export type CatalogEventType = (typeof eventCatalog)[number];

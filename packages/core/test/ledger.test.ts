@@ -1,5 +1,6 @@
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBClient, TransactWriteItem, TransactWriteItemsCommandInput } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createEffectStager } from "../src/effects.ts";
 import { LedgerUnavailableError } from "../src/errors.ts";
 import { createLedger, getLedgerEntry, listLedgerEntries, type Ledger, type LedgerEvent } from "../src/ledger.ts";
 import { ledgerHandlerActions } from "../src/ledger-table.ts";
@@ -211,13 +212,48 @@ describeEachEngine("ledger", (engine) => {
   });
 
   describe("permissions", () => {
+    // IAM has no dynamodb:TransactWriteItems action: it authorises each of a transaction's items
+    // by its own action, so that is what the handler must be granted.
+    function transactionActions(item: TransactWriteItem): string[] {
+      return [
+        item.Put ? "dynamodb:PutItem" : undefined,
+        item.Update ? "dynamodb:UpdateItem" : undefined,
+        item.Delete ? "dynamodb:DeleteItem" : undefined,
+        item.ConditionCheck ? "dynamodb:ConditionCheckItem" : undefined,
+      ].filter((action): action is string => action !== undefined);
+    }
+
     it("uses only the actions infra grants the handler (ledgerHandlerActions)", async () => {
-      // Prepare: every ledger path the handler takes, on one counted client.
+      // Prepare: every ledger path the handler takes, on one client that records what IAM would
+      // check. DynamoDB Local commits staged effects in a transaction, as on AWS; dynalite has
+      // none, so there they are written one by one (`effects: "sequential"`).
+      const transactions = engine().name !== "dynalite";
       const counted = engine().client();
-      const requests = countRequests(counted);
-      const countedLedger = createLedger(counted, tableName, { now: () => clock });
+      const actions: string[] = [];
+      counted.middlewareStack.add(
+        (next, context) => (args) => {
+          const command = (context.commandName ?? "unknown").replace(/Command$/, "");
+          if (command !== "TransactWriteItems") actions.push(`dynamodb:${command}`);
+          // The command's name says which input it is.
+          else actions.push(...((args.input as TransactWriteItemsCommandInput).TransactItems ?? []).flatMap(transactionActions));
+          return next(args);
+        },
+        { step: "initialize", name: "testActions" },
+      );
+      const countedLedger = createLedger(counted, tableName, {
+        now: () => clock,
+        effects: transactions ? "transaction" : "sequential",
+      });
       const failing = facts();
       const ignored = facts({ type: "customer.created" });
+      const withEffects = facts();
+      const staged = createEffectStager(tableName);
+      staged.stager.put({ pk: `app#permissions#${withEffects.id}#put` });
+      const n = { names: { "#n": "n" } };
+      staged.stager.update({ pk: `app#permissions#${withEffects.id}#update` }, { expression: "SET #n = :n", ...n, values: { ":n": 1 } });
+      staged.stager.delete({ pk: `app#permissions#${withEffects.id}#delete` });
+      // Condition checks exist only in transactions.
+      if (transactions) staged.stager.check({ pk: `app#permissions#${withEffects.id}#check` }, { condition: "attribute_not_exists(#n)", ...n });
 
       // Act
       const claimed = await countedLedger.claim(failing);
@@ -229,11 +265,21 @@ describeEachEngine("ledger", (engine) => {
       await countedLedger.complete(retried.entry, "done");
       await countedLedger.recordIgnored(ignored);
       await countedLedger.recordIgnored(ignored);
+      const effectful = await countedLedger.claim(withEffects);
+      if (effectful.kind !== "claimed") throw new Error(`expected a claim, got ${effectful.kind}`);
+      expect(await countedLedger.complete(effectful.entry, "done with effects", staged.items())).toBe("recorded");
       counted.destroy();
 
       // Assess
-      const actions = [...requests.byCommand.keys()].map((command) => `dynamodb:${command.replace(/Command$/, "")}`);
       expect(actions.length).toBeGreaterThan(0);
+      // The staged effects were among what was checked, as their own actions.
+      expect(actions).toEqual(
+        expect.arrayContaining([
+          "dynamodb:PutItem",
+          "dynamodb:DeleteItem",
+          ...(transactions ? ["dynamodb:ConditionCheckItem"] : []),
+        ]),
+      );
       expect(actions.filter((action) => !(ledgerHandlerActions as readonly string[]).includes(action))).toEqual([]);
     });
   });

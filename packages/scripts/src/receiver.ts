@@ -171,7 +171,14 @@ async function main(): Promise<number> {
     const invoke: Invoke = createWebhookHandler({
       dynamo: client,
       // Only test-mode events may reach a developer's machine.
-      settings: () => ({ webhookSecret: [...secrets, ...cliSecrets].join(","), tableName: config.tableName, mode: "test" }),
+      settings: () => ({
+        webhookSecret: [...secrets, ...cliSecrets].join(","),
+        tableName: config.tableName,
+        mode: "test",
+        // The handlers' Stripe client (the entitlements fetch subscriptions); STRIPE_API_BASE for a double.
+        stripeApiKey: process.env.STRIPE_API_KEY,
+        stripeApiBase: process.env.STRIPE_API_BASE,
+      }),
       registry: exampleHandlers,
       logger: createLogger(),
       // dynalite has no transactions: staged effects are written one by one there (dev only).

@@ -37,21 +37,28 @@ import { defaultFixturesPath } from "@stripe-webhooks/scripts/stripe-events";
  * - `GET /v1/events/:id`, `/v1/webhook_endpoints/:id`, `/v1/subscriptions/:id`,
  *   `/v1/customers/:id`: the stored object, or a 404 resource_missing with `param: "id"`.
  *   Objects can be changed by the test at any time; the next request sees the change.
+ * - `POST /v1/refunds` (`payment_intent` or `charge`, optional `amount`, `reason`,
+ *   `metadata[...]`), the one write, for handlers that create something: it honours
+ *   `Idempotency-Key` as Stripe does: the same key with the same parameters replays the first
+ *   answer (`Idempotent-Replayed: true`) and creates nothing more, the same key with other
+ *   parameters is a 400 idempotency_error. Faults are injected before that layer, as a rate
+ *   limit stops a request before Stripe executes it. `GET /v1/refunds/:id` reads one back.
  * - Faults on demand (`failNext`): 429 rate_limit (no `Stripe-Should-Retry`, so the SDK does
  *   not retry it, as against Stripe), 429 lock_timeout (`Stripe-Should-Retry: true`, which the
- *   SDK does retry), 500 api_error, a request that is never answered, a connection closed
- *   without an answer.
+ *   SDK does retry), 500 api_error, 402 card_error (card_declined), a request that is never
+ *   answered, a connection closed without an answer.
  *
- * Where it does not: no writes, no `expand` (accepted and ignored), no search, no rate limit
- * of its own, no Connect (`Stripe-Account`), and permission names in 403 messages follow
- * Stripe's `rak_<resource>_read` pattern without being checked against Stripe's list.
+ * Where it does not: no writes but refunds, no `expand` (accepted and ignored), no search, no
+ * rate limit of its own, no Connect (`Stripe-Account`), idempotency keys never expire, and
+ * permission names in 403 messages follow Stripe's `rak_<resource>_read` pattern without being
+ * checked against Stripe's list.
  */
 
 /** A Stripe object as JSON: the fixtures and the event builders produce these. */
 export type StripeObject = Record<string, unknown>;
 
 /** The resources the double serves; a restricted key is granted read access per resource. */
-export type StripeApiResource = "events" | "webhook_endpoints" | "subscriptions" | "customers";
+export type StripeApiResource = "events" | "webhook_endpoints" | "subscriptions" | "customers" | "refunds";
 
 /** The resources served as single objects (by id), as opposed to the events list. */
 type ObjectResource = Exclude<StripeApiResource, "events">;
@@ -80,10 +87,11 @@ export interface StripeApiDoubleOptions {
 }
 
 /**
- * An injected failure: `rate-limit` and `lock-timeout` answer 429, `api-error` 500, `hang`
- * never answers (the client's timeout has to fire), `close` destroys the connection unanswered.
+ * An injected failure: `rate-limit` and `lock-timeout` answer 429, `api-error` 500,
+ * `card-declined` 402 (a card_error), `hang` never answers (the client's timeout has to fire),
+ * `close` destroys the connection unanswered.
  */
-export type StripeApiFault = "rate-limit" | "lock-timeout" | "api-error" | "hang" | "close";
+export type StripeApiFault = "rate-limit" | "lock-timeout" | "api-error" | "card-declined" | "hang" | "close";
 
 export interface StripeApiFaultPlan {
   fault: StripeApiFault;
@@ -103,6 +111,8 @@ export interface RecordedStripeRequest {
   query: URLSearchParams;
   stripeVersion: string | undefined;
   idempotencyKey: string | undefined;
+  /** The form-encoded parameters of a POST (empty for other methods). */
+  form: URLSearchParams;
   userAgent: string | undefined;
   /** The SDK's JSON `X-Stripe-Client-User-Agent` (carries `application`, i.e. appInfo). */
   clientUserAgent: string | undefined;
@@ -130,6 +140,8 @@ export interface StripeApiDouble {
   setSubscription(fields: Partial<Stripe.Subscription>): StripeObject;
   /** Creates or changes a customer, like {@link setEndpoint}. */
   setCustomer(fields: Partial<Stripe.Customer>): StripeObject;
+  /** The refunds created through `POST /v1/refunds`, oldest first. */
+  refunds(): StripeObject[];
   /** Restricts a known `rk_` key to these resources from now on. */
   restrictKey(key: string, canRead: readonly StripeApiResource[]): void;
   /** Queues a fault for the next matching requests; plans are consumed in the order given. */
@@ -219,6 +231,8 @@ const readPermission: Record<StripeApiResource, string> = {
   webhook_endpoints: "rak_webhook_endpoint_read",
   subscriptions: "rak_subscription_read",
   customers: "rak_customer_read",
+  // Refunds are only served to handlers that create them, which needs write access.
+  refunds: "rak_refund_write",
 };
 
 // How Stripe names each object in "No such ..." messages.
@@ -226,12 +240,14 @@ const objectNoun: Record<ObjectResource, string> = {
   webhook_endpoints: "webhook endpoint",
   subscriptions: "subscription",
   customers: "customer",
+  refunds: "refund",
 };
 
 const fixtureName: Record<ObjectResource, string> = {
   webhook_endpoints: "webhook_endpoint",
   subscriptions: "subscription",
   customers: "customer",
+  refunds: "refund",
 };
 
 /**
@@ -401,7 +417,11 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
     webhook_endpoints: new Map(),
     subscriptions: new Map(),
     customers: new Map(),
+    refunds: new Map(),
   };
+  const createdRefunds: string[] = [];
+  // Per mode and key: the parameters first sent with it and the answer given, as Stripe keeps them.
+  const idempotent = new Map<string, { form: string; answer: Answer }>();
   const faults: QueuedFault[] = [];
   const requests: RecordedStripeRequest[] = [];
 
@@ -495,9 +515,72 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
     return { status: 200, body: structuredClone(object) };
   };
 
+  const createRefund = (form: URLSearchParams, live: boolean): Answer => {
+    const known = ["payment_intent", "charge", "amount", "reason"];
+    for (const name of form.keys()) {
+      if (!known.includes(name) && !/^metadata\[[^\]]+\]$/.test(name)) {
+        throw invalidParam(name, `Received unknown parameter: ${name}`, "parameter_unknown");
+      }
+    }
+    const paymentIntent = form.get("payment_intent");
+    const charge = form.get("charge");
+    if (paymentIntent === null && charge === null) {
+      const message = "One of the following params should be provided for this request: payment_intent or charge.";
+      throw invalidParam("payment_intent", message, "parameter_missing");
+    }
+    const amountText = form.get("amount");
+    const base = fixtures.refund;
+    if (base === undefined) throw new Error('The Stripe fixtures hold no "refund" object.');
+    const metadata = Object.fromEntries(
+      [...form].filter(([name]) => name.startsWith("metadata[")).map(([name, value]) => [name.slice(9, -1), value]),
+    );
+    const refund: StripeObject = {
+      ...structuredClone(base),
+      id: `re_${newRequestId().slice(4)}`,
+      amount: amountText === null ? base.amount : parseInteger("amount", amountText),
+      charge,
+      payment_intent: paymentIntent,
+      reason: form.get("reason"),
+      metadata,
+      created: nowSeconds(),
+      livemode: live,
+      status: "succeeded",
+    };
+    objects.refunds.set(String(refund.id), refund);
+    createdRefunds.push(String(refund.id));
+    return { status: 200, body: structuredClone(refund) };
+  };
+
+  // Stripe's idempotency layer: a key's first executed answer is kept and replayed for the same
+  // parameters; other parameters under the same key are refused.
+  const withIdempotency = (key: string | undefined, form: URLSearchParams, live: boolean, execute: () => Answer): Answer => {
+    if (key === undefined) return execute();
+    const slot = `${live ? "live" : "test"}:${key}`;
+    const sent = [...form].sort(([a], [b]) => a.localeCompare(b)).map(([name, value]) => `${name}=${value}`).join("&");
+    const kept = idempotent.get(slot);
+    if (kept !== undefined) {
+      if (kept.form !== sent) {
+        throw new StripeAnswer(
+          errorAnswer(400, {
+            type: "idempotency_error",
+            message:
+              "Keys for idempotent requests can only be used with the same parameters they were first used with. " +
+              `Try using a key other than '${key}' if you meant to execute a different request.`,
+          }),
+        );
+      }
+      return { ...kept.answer, headers: { ...kept.answer.headers, "Idempotent-Replayed": "true" } };
+    }
+    // A request that fails validation throws here and is not kept, as at Stripe.
+    const answer = execute();
+    idempotent.set(slot, { form: sent, answer });
+    return answer;
+  };
+
   const route = (method: string, path: string): { resource: StripeApiResource; id: string | undefined } | undefined => {
+    if (method === "POST") return path === "/v1/refunds" ? { resource: "refunds", id: undefined } : undefined;
     if (method !== "GET") return undefined;
-    const match = /^\/v1\/(events|webhook_endpoints|subscriptions|customers)(?:\/([^/]+))?$/.exec(path);
+    const match = /^\/v1\/(events|webhook_endpoints|subscriptions|customers|refunds)(?:\/([^/]+))?$/.exec(path);
     if (!match) return undefined;
     const resource = match[1] as StripeApiResource;
     const id = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
@@ -506,7 +589,7 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
     return { resource, id };
   };
 
-  const answerRequest = (request: IncomingMessage, url: URL): Answer => {
+  const answerRequest = (request: IncomingMessage, url: URL, form: URLSearchParams): Answer => {
     const key = presentedKey(request);
     if (key === undefined) {
       return errorAnswer(401, {
@@ -540,6 +623,9 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
       });
     }
     const live = keyIsLive(key);
+    if (method === "POST") {
+      return withIdempotency(header(request, "idempotency-key"), form, live, () => createRefund(form, live));
+    }
     const query = parseQuery(url.searchParams);
     if (target.resource === "events") {
       return target.id === undefined ? listEvents(query, live) : retrieveEvent(query, target.id, live);
@@ -548,7 +634,7 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
     return retrieveObject(target.resource, query, target.id, live);
   };
 
-  const faultAnswer = (fault: "rate-limit" | "lock-timeout" | "api-error"): Answer => {
+  const faultAnswer = (fault: "rate-limit" | "lock-timeout" | "api-error" | "card-declined"): Answer => {
     if (fault === "rate-limit") {
       return errorAnswer(429, {
         type: "invalid_request_error",
@@ -569,6 +655,9 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
         { "Stripe-Should-Retry": "true" },
       );
     }
+    if (fault === "card-declined") {
+      return errorAnswer(402, { type: "card_error", code: "card_declined", message: "Your card was declined." });
+    }
     return errorAnswer(500, {
       type: "api_error",
       message: "An unknown error occurred. Please try again; if the problem persists, contact Stripe support.",
@@ -576,6 +665,13 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
   };
 
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    // The SDK sends no body on GET; whatever comes is read, so the connection stays usable.
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => serve(request, response, Buffer.concat(chunks).toString("utf8")));
+  });
+
+  const serve = (request: IncomingMessage, response: ServerResponse, body: string): void => {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
     const record: RecordedStripeRequest = {
       method: request.method ?? "GET",
@@ -583,13 +679,12 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
       query: new URLSearchParams(url.searchParams),
       stripeVersion: header(request, "stripe-version"),
       idempotencyKey: header(request, "idempotency-key"),
+      form: new URLSearchParams(request.method === "POST" ? body : ""),
       userAgent: header(request, "user-agent"),
       clientUserAgent: header(request, "x-stripe-client-user-agent"),
       answer: undefined,
     };
     requests.push(record);
-    // The SDK sends no body on GET, but drain whatever comes so the connection stays usable.
-    request.resume();
 
     const fault = takeFault(url.pathname);
     if (fault === "hang") {
@@ -604,7 +699,7 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
 
     let answer: Answer;
     try {
-      answer = fault === undefined ? answerRequest(request, url) : faultAnswer(fault);
+      answer = fault === undefined ? answerRequest(request, url, record.form) : faultAnswer(fault);
     } catch (error) {
       // A bug in the double answers 500 with its message instead of crashing the test run.
       answer =
@@ -613,16 +708,16 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
           : errorAnswer(500, { type: "api_error", message: `Stripe API double failed: ${String(error)}` });
     }
     record.answer = answer.status;
-    const body = JSON.stringify(answer.body);
+    const text = JSON.stringify(answer.body);
     response.writeHead(answer.status, {
       "Content-Type": "application/json",
-      "Content-Length": Buffer.byteLength(body),
+      "Content-Length": Buffer.byteLength(text),
       "Request-Id": newRequestId(),
       "Stripe-Version": record.stripeVersion ?? accountApiVersion,
       ...answer.headers,
     });
-    response.end(body);
-  });
+    response.end(text);
+  };
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -679,6 +774,10 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
     setEndpoint: (fields) => setObject("webhook_endpoints", fields),
     setSubscription: (fields) => setObject("subscriptions", fields),
     setCustomer: (fields) => setObject("customers", fields),
+    refunds: () => createdRefunds.flatMap((id) => {
+      const refund = objects.refunds.get(id);
+      return refund === undefined ? [] : [structuredClone(refund)];
+    }),
     restrictKey(key, canRead) {
       if (!keys.has(key)) throw new Error("restrictKey: the double does not know this key");
       restrictKey(key, canRead);

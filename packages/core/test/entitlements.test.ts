@@ -1,0 +1,411 @@
+import { randomBytes } from "node:crypto";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import fc from "fast-check";
+import type Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createWebhookApp, type WebhookApp } from "../src/app.ts";
+import { eventCatalog, type CatalogEventType } from "../src/catalog.ts";
+import { dispatch, type CatalogEvent, type HandlerContext, type HandlerRegistry } from "../src/dispatch.ts";
+import {
+  currentSubscription,
+  getEntitlement,
+  listEntitlements,
+  rankSubscriptions,
+  subscriptionState,
+  type SubscriptionState,
+} from "../src/entitlements.ts";
+import { exampleHandlers } from "../src/handlers.ts";
+import { getLedgerEntry } from "../src/ledger.ts";
+import type { WebhookLogger } from "../src/logger.ts";
+import type { WebhookRequest } from "../src/request.ts";
+import { createStripeClient } from "../src/stripe-api.ts";
+import { asStripeEvent } from "../src/verify.ts";
+import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
+import { randomInt, seededRandom } from "@stripe-webhooks/testing/random";
+import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
+import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+
+/*
+ * The entitlements projection through the whole pipeline on both DynamoDB engines (DynamoDB
+ * Local commits the staged writes in a transaction, as on AWS; dynalite, which has no
+ * transactions, writes them sequentially, as the local receiver does), with the real `stripe` SDK
+ * fetching subscriptions from the test kit's double while the test changes them. The property:
+ * however a customer's events are ordered, duplicated, run concurrently or retried, once every
+ * event is settled the projection is what the API returns.
+ */
+
+const apiKey = `sk_test_${randomBytes(16).toString("hex")}`;
+const secret = newWebhookSecret();
+const silent: WebhookLogger = { info: () => {}, warn: () => {}, error: () => {} };
+
+function delivery(event: Record<string, unknown>): WebhookRequest {
+  const payload = JSON.stringify(event, null, 2);
+  return {
+    method: "POST",
+    headers: { "content-type": "application/json; charset=utf-8", "stripe-signature": signPayload(payload, secret) },
+    body: payload,
+    isBase64Encoded: false,
+    requestId: `req-${randomBytes(4).toString("hex")}`,
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+// The double serves what it is given, so only the fields the projection reads are set.
+function subscriptionItems(subscription: string, price: string, periodEnd: number) {
+  const list = {
+    object: "list",
+    has_more: false,
+    url: `/v1/subscription_items?subscription=${subscription}`,
+    data: [
+      {
+        id: `si_${subscription.slice(4)}`,
+        object: "subscription_item",
+        subscription,
+        quantity: 1,
+        price: { id: price, object: "price" },
+        current_period_start: periodEnd - 30 * 86_400,
+        current_period_end: periodEnd,
+      },
+    ],
+  };
+  return list as unknown as Stripe.ApiList<Stripe.SubscriptionItem>;
+}
+
+/** A subscription's state at Stripe after one change. */
+interface Change {
+  subscription: string;
+  status: Stripe.Subscription.Status;
+  price: string;
+  periodEnd: number;
+  cancelAtPeriodEnd: boolean;
+}
+
+/** The event Stripe sends about a change, naming the subscription the way its type does. */
+function eventAbout(type: CatalogEventType, change: Change, customer: string, legacyInvoice: boolean): Record<string, unknown> {
+  const subscription = change.subscription;
+  if (type === "checkout.session.completed") {
+    return buildEvent(type, { object: { mode: "subscription", subscription, customer } });
+  }
+  if (type.startsWith("invoice.")) {
+    const parent = { type: "subscription_details", quote_details: null, subscription_details: { metadata: null, subscription } };
+    return buildEvent(type, {
+      object: legacyInvoice ? { customer, parent: null, subscription } : { customer, parent, subscription: undefined },
+    });
+  }
+  // A partial, possibly stale copy: the handlers must not rely on it.
+  return buildEvent(type, { object: { id: subscription, customer, status: "active", items: undefined } });
+}
+
+const middleSteps = [
+  "customer.subscription.updated",
+  "customer.subscription.paused",
+  "customer.subscription.resumed",
+  "invoice.paid",
+  "invoice.payment_failed",
+  "invoice.payment_action_required",
+  "checkout.session.completed",
+] as const satisfies readonly CatalogEventType[];
+
+const statusAfter: Record<(typeof middleSteps)[number], readonly Stripe.Subscription.Status[]> = {
+  "customer.subscription.updated": ["active", "trialing", "past_due", "unpaid"],
+  "customer.subscription.paused": ["paused"],
+  "customer.subscription.resumed": ["active"],
+  "invoice.paid": ["active"],
+  "invoice.payment_failed": ["past_due", "unpaid"],
+  "invoice.payment_action_required": ["incomplete", "past_due"],
+  "checkout.session.completed": ["active", "trialing"],
+};
+
+const stateArb = fc.record({
+  price: fc.constantFrom("price_basic", "price_pro", "price_team"),
+  periodEnd: fc.integer({ min: 1_800_000_000, max: 1_900_000_000 }),
+  cancelAtPeriodEnd: fc.boolean(),
+  pick: fc.nat(),
+});
+
+// One subscription's life: created, some changes, perhaps deleted at the end.
+const lifeArb = fc.record({
+  created: stateArb,
+  steps: fc.array(fc.record({ type: fc.constantFrom(...middleSteps), state: stateArb }), { maxLength: 5 }),
+  deleted: fc.option(stateArb, { nil: undefined }),
+});
+
+const scenarioArb = fc.record({
+  lives: fc.array(lifeArb, { minLength: 1, maxLength: 2 }),
+  // Drives the interleaving, the delivery schedule, duplicates and concurrency.
+  seed: fc.integer(),
+  legacyInvoices: fc.boolean(),
+});
+
+// The example handlers, pausing between each run's fetch and its commit: mostly briefly, now and
+// then long enough for a later change and its event to be handled in between, where races happen.
+function slowed(random: () => number): HandlerRegistry {
+  const body = async (event: CatalogEvent, context: HandlerContext) => {
+    const result = await dispatch(exampleHandlers, event, context);
+    await sleep(random() < 0.3 ? 30 + randomInt(random, 30) : randomInt(random, 3));
+    return result;
+  };
+  return Object.fromEntries(eventCatalog.map((type) => [type, body])) as unknown as HandlerRegistry;
+}
+
+let counter = 0;
+const uniqueId = (prefix: string) => `${prefix}${Date.now().toString(36)}${(counter += 1).toString(36)}${randomBytes(3).toString("hex")}`;
+
+describeEachEngine("entitlements", (engine, definition) => {
+  let tableName: string;
+  let client: DynamoDBClient;
+  let double: StripeApiDouble;
+  let stripe: Stripe;
+  const transactions = definition.name !== "dynalite";
+
+  beforeAll(async () => {
+    tableName = await engine().createLedgerTable();
+    client = engine().client();
+    double = await startStripeApiDouble({ apiKeys: [apiKey] });
+    stripe = createStripeClient({ apiKey, apiBase: double.url });
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await double.close();
+  });
+
+  // One function instance; several of them share the table, as Lambda's concurrent containers do.
+  function start(registry: HandlerRegistry = exampleHandlers): WebhookApp {
+    return createWebhookApp({
+      dynamo: client,
+      settings: () => ({ webhookSecret: secret, mode: "test", tableName, stripeApiKey: apiKey, stripeApiBase: double.url }),
+      registry,
+      logger: silent,
+      ledger: { effects: transactions ? "transaction" : "sequential" },
+    });
+  }
+
+  function apply(customer: string, change: Change): void {
+    double.setSubscription({
+      id: change.subscription,
+      customer,
+      status: change.status,
+      cancel_at_period_end: change.cancelAtPeriodEnd,
+      items: subscriptionItems(change.subscription, change.price, change.periodEnd),
+    });
+  }
+
+  // What the API says now about each subscription, in the projection's shape and order.
+  async function fromApi(subscriptions: readonly string[]): Promise<SubscriptionState[]> {
+    const states = await Promise.all(subscriptions.map(async (id) => subscriptionState(await stripe.subscriptions.retrieve(id))));
+    return rankSubscriptions(states);
+  }
+
+  async function stored(customer: string): Promise<SubscriptionState[] | undefined> {
+    const entitlement = await getEntitlement(client, tableName, customer);
+    return entitlement?.subscriptions.map(({ syncedAt: _syncedAt, ...state }) => state);
+  }
+
+  describe("reads", () => {
+    it("picks the most relevant subscription as current, lists customers, and reads one customer", async () => {
+      // Prepare: an old canceled subscription and a live one for one customer; another customer.
+      const app = start();
+      const [customer, other] = [uniqueId("cus_read"), uniqueId("cus_read")];
+      const changes: [string, Change][] = [
+        [customer, { subscription: uniqueId("sub_old"), status: "canceled", price: "price_basic", periodEnd: 1_800_000_000, cancelAtPeriodEnd: false }],
+        [customer, { subscription: uniqueId("sub_new"), status: "active", price: "price_pro", periodEnd: 1_810_000_000, cancelAtPeriodEnd: true }],
+        [other, { subscription: uniqueId("sub_other"), status: "past_due", price: "price_basic", periodEnd: 1_805_000_000, cancelAtPeriodEnd: false }],
+      ];
+
+      // Act
+      for (const [owner, change] of changes) {
+        apply(owner, change);
+        const response = await app.handleWebhook(delivery(eventAbout("customer.subscription.updated", change, owner, false)));
+        expect(response.statusCode).toBe(200);
+      }
+
+      // Assess
+      const entitlement = await getEntitlement(client, tableName, customer);
+      expect(entitlement?.subscription).toMatchObject({
+        id: changes[1]?.[1].subscription,
+        status: "active",
+        priceId: "price_pro",
+        currentPeriodEnd: 1_810_000_000,
+        cancelAtPeriodEnd: true,
+        syncedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      });
+      expect(entitlement?.subscriptions.map((state) => state.status)).toEqual(["active", "canceled"]);
+      expect(await listEntitlements(client, tableName, { customer: other })).toEqual([
+        expect.objectContaining({ customer: other, subscription: expect.objectContaining({ status: "past_due" }) }),
+      ]);
+      const everyone = await listEntitlements(client, tableName);
+      expect(everyone.map((item) => item.customer)).toEqual(expect.arrayContaining([customer, other]));
+      expect(everyone.map((item) => item.customer)).toEqual([...everyone.map((item) => item.customer)].sort());
+      expect(await getEntitlement(client, tableName, "cus_nobody")).toBeUndefined();
+      expect(await listEntitlements(client, tableName, { customer: "cus_nobody" })).toEqual([]);
+    });
+
+    it("ranks active and trialing over past due, paused, incomplete and canceled; then the later period end", () => {
+      const state = (id: string, status: Stripe.Subscription.Status, currentPeriodEnd: number | null): SubscriptionState => ({
+        id,
+        status,
+        priceId: null,
+        currentPeriodEnd,
+        cancelAtPeriodEnd: false,
+      });
+      const ranked = rankSubscriptions([
+        state("sub_a", "canceled", 9),
+        state("sub_b", "paused", 5),
+        state("sub_c", "active", 1),
+        state("sub_d", "past_due", 3),
+        state("sub_e", "trialing", 2),
+        state("sub_f", "incomplete_expired", 9),
+        state("sub_g", "incomplete", null),
+      ]);
+      expect(ranked.map((item) => item.id)).toEqual(["sub_e", "sub_c", "sub_d", "sub_b", "sub_g", "sub_a", "sub_f"]);
+      expect(currentSubscription([])).toBeUndefined();
+    });
+  });
+
+  describe("races", () => {
+    it("refuses an older fetch that commits after a newer one; its retry fetches again and converges", async () => {
+      // Prepare: the first event's run is held between its fetch and its commit.
+      const customer = uniqueId("cus_race");
+      const subscription = uniqueId("sub_race");
+      const first: Change = { subscription, status: "trialing", price: "price_basic", periodEnd: 1_800_000_000, cancelAtPeriodEnd: false };
+      const second: Change = { ...first, status: "active", price: "price_pro" };
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let fetched: () => void = () => {};
+      const fetchDone = new Promise<void>((resolve) => (fetched = resolve));
+      const slow = start({
+        ...exampleHandlers,
+        async "customer.subscription.created"(event, context) {
+          const result = await dispatch(exampleHandlers, event, context);
+          fetched();
+          await held;
+          return result;
+        },
+      });
+      const fast = start();
+      apply(customer, first);
+      const created = eventAbout("customer.subscription.created", first, customer, false);
+      const updated = eventAbout("customer.subscription.updated", second, customer, false);
+
+      // Act
+      const slowRun = slow.handleWebhook(delivery(created));
+      await fetchDone;
+      apply(customer, second);
+      const fastAnswer = await fast.handleWebhook(delivery(updated));
+      release();
+      const slowAnswer = await slowRun;
+      const afterRace = await stored(customer);
+      const refusal = await getLedgerEntry(client, tableName, String(created.id));
+      const retried = await fast.handleWebhook(delivery(created));
+
+      // Assess
+      expect(fastAnswer.statusCode).toBe(200);
+      expect(slowAnswer.statusCode).toBe(500);
+      expect(refusal).toMatchObject({ status: "failed", lastError: expect.stringMatching(/^EffectConditionFailedError/) });
+      expect(afterRace).toEqual(await fromApi([subscription]));
+      expect(retried.statusCode).toBe(200);
+      expect(await stored(customer)).toEqual(await fromApi([subscription]));
+    });
+  });
+
+  describe("property", () => {
+    it(
+      "random orders, duplicates and concurrency of a customer's events, while Stripe's state changes, end equal to the API",
+      { timeout: 240_000 },
+      async () => {
+        await fc.assert(
+          fc.asyncProperty(scenarioArb, async ({ lives, seed, legacyInvoices }) => {
+            const random = seededRandom(seed);
+            const customer = uniqueId("cus_prop");
+            // Two function instances whose runs pause between the fetch and the commit, where races happen.
+            const apps = [start(slowed(random)), start(slowed(random))];
+
+            // Each subscription's changes in order, each with the event Stripe sends about it.
+            const sequences = lives.map((life) => {
+              const subscription = uniqueId("sub_prop");
+              const at = (status: Stripe.Subscription.Status, state: typeof life.created): Change => ({
+                subscription,
+                status,
+                price: state.price,
+                periodEnd: state.periodEnd,
+                cancelAtPeriodEnd: state.cancelAtPeriodEnd,
+              });
+              const steps: { type: CatalogEventType; change: Change }[] = [
+                { type: "customer.subscription.created", change: at(life.created.pick % 2 === 0 ? "active" : "trialing", life.created) },
+                ...life.steps.map((step) => {
+                  const options = statusAfter[step.type];
+                  return { type: step.type, change: at(options[step.state.pick % options.length] ?? "active", step.state) };
+                }),
+                ...(life.deleted ? [{ type: "customer.subscription.deleted" as const, change: at("canceled", life.deleted) }] : []),
+              ];
+              return { subscription, steps };
+            });
+
+            // Interleave the subscriptions' lives, keeping each one's order, a few ms apart.
+            const cursors = sequences.map(() => 0);
+            const timeline: { at: number; type: CatalogEventType; change: Change }[] = [];
+            let at = 0;
+            for (;;) {
+              const open = sequences.map((_, index) => index).filter((index) => (cursors[index] ?? 0) < (sequences[index]?.steps.length ?? 0));
+              if (open.length === 0) break;
+              const index = open[randomInt(random, open.length)] ?? 0;
+              const step = sequences[index]?.steps[cursors[index] ?? 0];
+              cursors[index] = (cursors[index] ?? 0) + 1;
+              if (!step) break;
+              at += randomInt(random, 30);
+              timeline.push({ at, ...step });
+            }
+
+            // Each change is made at Stripe, then its event is delivered one to three times, each
+            // after its own delay: later changes and other deliveries overlap runs in flight.
+            const events = timeline.map((entry) => ({
+              ...entry,
+              event: eventAbout(entry.type, entry.change, customer, legacyInvoices),
+              delays: Array.from({ length: 1 + randomInt(random, 3) }, () => 1 + randomInt(random, 15)),
+            }));
+            const runs: Promise<unknown>[] = [];
+            await new Promise<void>((allMade) => {
+              let unmade = events.length;
+              for (const entry of events) {
+                setTimeout(() => {
+                  apply(customer, entry.change);
+                  for (const delay of entry.delays) {
+                    const app = apps[randomInt(random, apps.length)];
+                    runs.push(sleep(delay).then(() => app?.handleWebhook(delivery(entry.event))));
+                  }
+                  unmade -= 1;
+                  if (unmade === 0) allMade();
+                }, entry.at);
+              }
+            });
+            await Promise.all(runs);
+
+            // Stripe's retries and the reconciler: every event not yet processed runs again, side by
+            // side at first (so they race too), then one at a time, as retries spread out.
+            for (let round = 0; round < 20; round += 1) {
+              const entries = await Promise.all(events.map((entry) => getLedgerEntry(client, tableName, String(entry.event.id))));
+              const pending = events.filter((_, index) => entries[index]?.status !== "processed");
+              if (pending.length === 0) break;
+              const retry = (entry: (typeof events)[number], index: number) =>
+                index % 2 === 0
+                  ? apps[0]?.handleWebhook(delivery(entry.event))
+                  : apps[1]?.processEvent(asStripeEvent(JSON.parse(JSON.stringify(entry.event))), "reconciler");
+              if (round < 3) await Promise.all(pending.map(retry));
+              else for (const [index, entry] of pending.entries()) await retry(entry, index);
+            }
+
+            // Assess
+            const settled = await Promise.all(events.map((entry) => getLedgerEntry(client, tableName, String(entry.event.id))));
+            expect(settled.map((entry) => entry?.status)).toEqual(events.map(() => "processed"));
+            const expected = await fromApi(sequences.map((sequence) => sequence.subscription));
+            expect(await stored(customer)).toEqual(expected);
+            expect((await getEntitlement(client, tableName, customer))?.subscription.id).toBe(currentSubscription(expected)?.id);
+          }),
+          { numRuns: 12 },
+        );
+      },
+    );
+  });
+});
