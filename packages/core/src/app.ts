@@ -100,7 +100,12 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
       mode: resolved.raw.mode,
       toleranceSeconds: resolved.raw.toleranceSeconds,
     });
-    return { config: webhook, ledger: resolved.ledger, tableName: resolved.tableName };
+    return {
+      config: webhook,
+      ledger: resolved.ledger,
+      tableName: resolved.tableName,
+      stripeConfigured: Boolean(resolved.raw.stripeApiKey),
+    };
   }
 
   // Created on a handler's first use: events whose handlers never call Stripe load no key.
@@ -136,8 +141,9 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
       const trace: EventTrace = {};
       let result: EventResult;
       try {
-        const { mode, ledger, tableName } = resolveStage();
-        const processDeps = { mode, ledger, tableName, registry: deps.registry, logger: deps.logger, stripe };
+        const { mode, ledger, tableName, raw } = resolveStage();
+        const stripeConfigured = Boolean(raw.stripeApiKey);
+        const processDeps = { mode, ledger, tableName, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured };
         const outcome = await processEvent(event, source, processDeps, trace, options);
         result = { ok: true, outcome };
       } catch (error) {

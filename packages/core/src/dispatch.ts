@@ -21,6 +21,12 @@ export interface HandlerContext {
    */
   readonly stripe: Stripe;
   /**
+   * Whether the stage has an API key for `stripe`. Always true on a deployed stage (preflight
+   * refuses one without it); false locally without STRIPE_API_KEY, where a handler that needs the
+   * API should skip its work and say so rather than fail every event.
+   */
+  readonly stripeConfigured: boolean;
+  /**
    * A stable idempotency key for a Stripe call this handler makes, from the event id and a
    * `purpose` of your choosing (e.g. `refund`): the same on every redelivery, reconciler run and
    * replay of the event, so Stripe performs the call once (it keeps keys about 24 hours).

@@ -49,6 +49,8 @@ export interface ProcessDependencies {
   logger: WebhookLogger;
   /** The Stripe client handlers get, created on their first use of it; without it, using it throws. */
   stripe?: () => Stripe;
+  /** Whether `stripe` has a key to work with (see `HandlerContext.stripeConfigured`). */
+  stripeConfigured?: boolean;
 }
 
 /** How an operator may override the ledger for one run. */
@@ -115,6 +117,7 @@ export async function processEvent(
       get stripe() {
         return stripe();
       },
+      stripeConfigured: deps.stripeConfigured ?? deps.stripe !== undefined,
       idempotencyKey: (purpose) => idempotencyKey(event.id, purpose),
       effects: staged.stager,
     };

@@ -39,7 +39,7 @@ export interface WebhookDependencies {
    * The stage's settings and ledger, resolved inside the request's error handling: a missing
    * link or a bad variable then answers 500 and is logged instead of crashing at import.
    */
-  settings: () => { config: WebhookConfig; ledger: Ledger; tableName?: string };
+  settings: () => { config: WebhookConfig; ledger: Ledger; tableName?: string; stripeConfigured?: boolean };
   registry: HandlerRegistry;
   logger: WebhookLogger;
   /** Told every delivery's outcome (metrics). */
@@ -129,7 +129,15 @@ async function verifyAndProcess(request: WebhookRequest, deps: WebhookDependenci
     now: deps.now,
   });
   const { tableName } = resolved;
-  const processDeps = { mode: config.mode, ledger, tableName, registry: deps.registry, logger: deps.logger, stripe: deps.stripe };
+  const processDeps = {
+    mode: config.mode,
+    ledger,
+    tableName,
+    registry: deps.registry,
+    logger: deps.logger,
+    stripe: deps.stripe,
+    stripeConfigured: resolved.stripeConfigured ?? deps.stripe !== undefined,
+  };
   return processEvent(event, "webhook", processDeps, trace);
 }
 

@@ -56,6 +56,7 @@ function handlerContext(logger: WebhookLogger, stripe: Stripe | "none" = createS
       if (stripe === "none") throw new ConfigurationError("Handlers have no Stripe API key");
       return stripe;
     },
+    stripeConfigured: stripe !== "none",
     idempotencyKey: (purpose) => idempotencyKey("evt_test", purpose),
     effects: staged.stager,
   };
@@ -227,16 +228,28 @@ describe("the example handlers (entitlements)", () => {
     expect(lines).toEqual([expect.objectContaining({ level: "warn", attributes: { subscriptionId: "sub_unknown" } })]);
   });
 
-  it("throws, staging nothing, without a Stripe key or when Stripe refuses the key: the event is retried once it is fixed", async () => {
+  it("throws, staging nothing, when Stripe refuses the key: the event is retried once it is fixed", async () => {
     const event = catalogEvent(buildEvent("customer.subscription.created"));
-    const noKey = handlerContext(recordingLogger().logger, "none");
     const wrongKey = handlerContext(
       recordingLogger().logger,
       createStripeClient({ apiKey: `sk_test_${randomBytes(16).toString("hex")}`, apiBase: double.url }),
     );
 
-    await expect(dispatch(exampleHandlers, event, noKey.context)).rejects.toBeInstanceOf(ConfigurationError);
     await expect(dispatch(exampleHandlers, event, wrongKey.context)).rejects.toBeInstanceOf(StripeMisconfiguredError);
-    expect([...noKey.staged(), ...wrongKey.staged()]).toEqual([]);
+    expect(wrongKey.staged()).toEqual([]);
+  });
+
+  it("without any Stripe key (only locally: a deployed stage always has one), skips the sync, says why, and calls no one", async () => {
+    const before = double.requestCount();
+    const event = catalogEvent(buildEvent("customer.subscription.created", { object: { id: "sub_local" } }));
+    const { logger, lines } = recordingLogger();
+    const noKey = handlerContext(logger, "none");
+
+    const result = await dispatch(exampleHandlers, event, noKey.context);
+
+    expect(result.outcome).toBe("entitlement not synced for sub_local: no Stripe API key");
+    expect(noKey.staged()).toEqual([]);
+    expect(lines).toEqual([expect.objectContaining({ level: "warn", message: expect.stringContaining("STRIPE_API_KEY") })]);
+    expect(double.requestCount()).toBe(before);
   });
 });

@@ -156,7 +156,7 @@ describeEachEngine("webhook handler", (engine) => {
         status: "processed",
         attempts: 1,
         livemode: false,
-        outcome: expect.stringContaining("fulfil"),
+        outcome: expect.stringContaining("no subscription on payment checkout session"),
       });
     });
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type AddressInfo } from "node:net";
 import { buildEvent } from "@stripe-webhooks/scripts/stripe-events";
+import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { startStripeCliStandin, type StripeCliStandin } from "@stripe-webhooks/testing/stripe-cli-standin";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { processAlive } from "../src/data-dir.ts";
@@ -10,6 +11,8 @@ import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/
  * The real Stripe CLI binary (the pinned @stripe/cli) run by the real `npm start` and
  * `npm run trigger -- --stripe`, talking to a stand-in for Stripe's servers (Stripe cannot be
  * reached from here or from CI) through the CLI's own --api-base flag, as STRIPE_CLI_API_BASE.
+ * The receiver hands the same key to its handlers, which fetch subscriptions from Stripe's API:
+ * that is the test kit's double of the API, as STRIPE_API_BASE.
  */
 
 interface Entry {
@@ -24,13 +27,19 @@ const wrongKey = `sk_test_${randomBytes(16).toString("hex")}`;
 // The CLI writes its config (a machine id) on every run: into a temporary directory, not $HOME.
 const cliConfig = tempDataDir();
 let standin: StripeCliStandin;
+let api: StripeApiDouble;
 
 beforeAll(async () => {
   standin = await startStripeCliStandin({ apiKey });
+  // The handlers' API is another server: it knows both keys, and the example objects' subscription.
+  api = await startStripeApiDouble({ apiKeys: [apiKey, wrongKey] });
+  const { data } = buildEvent("customer.subscription.created") as { data: { object: { id: string } } };
+  api.setSubscription({ id: data.object.id });
 });
 
 afterAll(async () => {
   await standin?.close();
+  await api?.close();
   cliConfig.remove();
 });
 
@@ -43,6 +52,7 @@ function cliEnv(key: string, apiBase = standin.url): Record<string, string> {
   return {
     STRIPE_API_KEY: key,
     STRIPE_CLI_API_BASE: apiBase,
+    STRIPE_API_BASE: api.url,
     XDG_CONFIG_HOME: cliConfig.dir,
     // Telemetry and error reports would only try to reach Stripe.
     STRIPE_CLI_TELEMETRY_OPTOUT: "1",

@@ -23,6 +23,8 @@ const steering = [
   // With a key, `npm start` runs the Stripe CLI against Stripe (or the given API base).
   "STRIPE_API_KEY",
   "STRIPE_CLI_API_BASE",
+  "STRIPE_API_BASE",
+  "STRIPE_WEBHOOK_ENDPOINT_ID",
 ];
 
 function environment(extra: Record<string, string>): NodeJS.ProcessEnv {
