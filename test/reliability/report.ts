@@ -155,6 +155,17 @@ export const guarantees: Guarantee[] = [
       `${n(f(x, "reconciler", "outage events"))} events of a 4-day outage and ${n(f(x, "reconciler", "race events"))} racing ${n(f(x, "reconciler", "race deliveries"))} deliveries: ` +
       `${n(f(x, "reconciler", "events lost"))} lost, ${n(f(x, "reconciler", "double-processed"))} doubled`,
   },
+  {
+    id: "G14",
+    statement:
+      "A handler's staged DynamoDB effects land exactly once: committed in one transaction with the fenced completion, so a crash at any point, a lost lease or a failed condition writes all or nothing.",
+    proof: [
+      { file: "packages/core/test/effects.test.ts", title: "dying $name (transactions only): the effects apply exactly once after the retries, and Stripe refunds once" },
+      { file: "packages/core/test/effects.test.ts", title: "writes nothing when the claim was lost: the lease ran out and another delivery took the event over" },
+      { file: "packages/core/test/effects.test.ts", title: "writes nothing and records the event failed when an effect's condition does not hold; the retry commits once" },
+    ],
+    figure: () => "3 crash points on DynamoDB Local (in the handler, before the commit, after it); each effect applied once",
+  },
 ];
 
 function readFigures(): Figures {
@@ -262,10 +273,16 @@ export function render(x: Figures): string {
     "confirmed (the suites assert both). Some completions that looked lost had landed anyway (the write reached DynamoDB,",
     "the answer did not come back): those events answered `duplicate` on the retry and ran once.",
     "",
-    "No ledger outside the handler's own transaction can close this window (Powertools' idempotency utility has the",
-    "same one, as its users report: an `INPROGRESS` record left by a timed-out invocation expires and the work runs again).",
-    "Handlers whose effect must not repeat should make it idempotent on the event id (a conditional write keyed by",
-    "`event.id`, or the downstream API's idempotency key).",
+    "For a handler's **DynamoDB effects the window is closed**: staged with `context.effects`, they are committed in the",
+    "same `TransactWriteItems` as the completion, conditioned on the claim still being this run's (G14). A run that dies",
+    "before the commit wrote nothing, and its retry commits once; a run that dies after it left the event processed, and",
+    "its retry answers `duplicate`. (On dynalite, which has no transactions, the local receiver writes staged effects one",
+    "by one, and there the window stays open: a test shows it.)",
+    "",
+    "For **external effects** (a Stripe call, an e-mail) the window stays open, as it does for Powertools' idempotency",
+    "utility (an `INPROGRESS` record left by a timed-out invocation expires and the work runs again). Make such calls",
+    "idempotent: pass `context.idempotencyKey(purpose)` to Stripe, the same on every redelivery, reconciler run and",
+    "replay, so Stripe performs the call once within its 24-hour key window; elsewhere key the effect by `event.id`.",
     "",
     "## Secret rotation",
     "",
