@@ -1,12 +1,13 @@
 import { fork } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "../build.ts";
-import type { BurstServerReply } from "../child/protocol.ts";
-import { deliveryHeaders, type Payload } from "../events.ts";
 import { seededRandom, shuffle } from "@stripe-webhooks/testing/random";
+import { repoRoot } from "../shared/build.ts";
+import { deliveryHeaders, type Payload } from "../shared/events.ts";
+import { converse } from "../shared/processes.ts";
 import { effectsByEvent } from "./effects.ts";
 import { sendAll, type Delivery } from "./load.ts";
+import type { BurstServerReply, BurstServerRequest } from "./server.ts";
 
 /* One burst: a fresh receiver around one handler bundle, a fixed list of deliveries, counted. */
 
@@ -47,9 +48,9 @@ async function startServer(
   bundle: string,
   keyAttribute: "pk" | "id",
   env: NodeJS.ProcessEnv,
-  logFd: number,
   logFile: string,
 ): Promise<{ port: number; stop(): Promise<number> }> {
+  const logFd = openSync(logFile, "w");
   const child = fork(join(repoRoot, "bench/burst/server.ts"), [bundle, keyAttribute], {
     cwd: repoRoot,
     env,
@@ -57,37 +58,14 @@ async function startServer(
     // Both streams: Powertools writes WARN and ERROR lines to stderr.
     stdio: ["ignore", logFd, logFd, "ipc"],
   });
-  const logTail = () => readFileSync(logFile, "utf8").slice(-4000);
-  const replies: BurstServerReply[] = [];
-  let notify: (() => void) | undefined;
-  child.on("message", (reply: BurstServerReply) => {
-    replies.push(reply);
-    notify?.();
-  });
-  child.on("exit", () => notify?.());
-  function reply(kind: BurstServerReply["kind"]): Promise<BurstServerReply> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        reject(new Error(`burst server: no "${kind}" within 60 s\n${logTail()}`));
-      }, 60_000);
-      notify = () => {
-        const found = replies.find((candidate) => candidate.kind === kind);
-        if (!found && child.exitCode === null) return;
-        clearTimeout(timer);
-        if (found) resolve(found);
-        else reject(new Error(`burst server exited with ${child.exitCode}\n${logTail()}`));
-      };
-      notify();
-    });
-  }
-  const ready = await reply("ready");
-  if (ready.kind !== "ready") throw new Error("burst server did not start");
+  closeSync(logFd);
+  const talk = converse<BurstServerRequest, BurstServerReply>(child, "burst server", () => readFileSync(logFile, "utf8").slice(-4000));
+  const ready = await talk.next();
+  if (ready.kind !== "ready") throw new Error(`burst server: expected ready, got ${ready.kind}`);
   return {
     port: ready.port,
     async stop() {
-      child.send({ kind: "stop" });
-      const stopped = await reply("stopped");
+      const stopped = await talk.next({ kind: "stop" });
       return stopped.kind === "stopped" ? stopped.maxRssKiB : 0;
     },
   };
@@ -103,13 +81,7 @@ export async function runBurst(options: {
   concurrency: number;
   logFile: string;
 }): Promise<BurstRun> {
-  const logFd = openSync(options.logFile, "w");
-  let server: Awaited<ReturnType<typeof startServer>>;
-  try {
-    server = await startServer(options.bundle, options.keyAttribute, options.env, logFd, options.logFile);
-  } finally {
-    closeSync(logFd);
-  }
+  const server = await startServer(options.bundle, options.keyAttribute, options.env, options.logFile);
   // Signed just before sending, as Stripe signs each delivery when it makes it.
   const deliveries: Delivery[] = options.order.map((payload) => ({
     eventId: payload.id,

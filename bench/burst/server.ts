@@ -1,8 +1,9 @@
 import { startDynalite } from "@stripe-webhooks/testing/engines";
 import type { AddressInfo } from "node:net";
 import { createReceiverServer } from "../../packages/scripts/src/receiver-server.ts";
-import { importHandler, type BurstServerReply, type BurstServerRequest } from "../child/protocol.ts";
-import { createVariantTable } from "../tables.ts";
+import { importHandler } from "../shared/child.ts";
+import { linkVariables } from "../shared/handlers/links.ts";
+import { createVariantTable } from "../shared/tables.ts";
 
 /*
  * The local receiver with a handler bundle of our choosing. `npm start` always loads the real
@@ -13,6 +14,10 @@ import { createVariantTable } from "../tables.ts";
  * to stdout, which the bench points at a file to count side effects afterwards.
  */
 
+export type BurstServerReply = { kind: "ready"; port: number } | { kind: "stopped"; maxRssKiB: number };
+
+export type BurstServerRequest = { kind: "stop" };
+
 const [bundle, keyAttribute] = process.argv.slice(2);
 if (!bundle || (keyAttribute !== "pk" && keyAttribute !== "id")) throw new Error("usage: server.ts <bundle> <pk|id>");
 
@@ -22,9 +27,10 @@ function send(message: BurstServerReply, then?: () => void): void {
 
 const engine = await startDynalite();
 const tableName = await createVariantTable(engine, { keyAttribute }, "bench-burst-ledger");
-// What the receiver's configureHandlerEnvironment sets; the rest comes from the bench.
+// Only now do the engine and its table exist; set before the import, as the baselines read
+// them at module scope.
 process.env.AWS_ENDPOINT_URL_DYNAMODB = engine.endpoint;
-process.env.SST_RESOURCE_Ledger = JSON.stringify({ type: "sst.aws.Dynamo", name: tableName });
+process.env[linkVariables.tableName] = tableName;
 const handler = await importHandler(bundle);
 
 const receiver = createReceiverServer({

@@ -5,12 +5,12 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import type { BenchResults } from "../../bench/results.ts";
+import { measurements, type BenchResults } from "../../bench/measurements.ts";
 
 /*
  * Keeps `npm run bench` from rotting: runs it with tiny counts (BENCH_SMOKE=1) and checks that
- * every section produced numbers and that the correctness figures hold. Nothing here looks at
- * speed; timings never gate a test.
+ * every measurement produced its rows and results and that the correctness figures hold. Nothing
+ * here looks at speed; timings never gate a test.
  */
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -20,29 +20,41 @@ const scratch = mkdtempSync(join(tmpdir(), "bench-smoke-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe("npm run bench (smoke)", () => {
-  it("measures all six sections and leaves BENCHMARKS.md alone", { timeout: 120_000 }, async () => {
+  it("runs every measurement and leaves BENCHMARKS.md alone", { timeout: 150_000 }, async () => {
     const before = existsSync(benchmarksFile) ? readFileSync(benchmarksFile, "utf8") : undefined;
     const resultsFile = join(scratch, "results.json");
     const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "bench/run.ts"], {
       cwd: repoRoot,
       env: { ...process.env, BENCH_SMOKE: "1", BENCH_RESULTS: resultsFile },
-      timeout: 110_000,
+      timeout: 140_000,
       maxBuffer: 16 * 1024 * 1024,
     });
 
+    // A row with a figure for each of the table's sections, cold start to peak RSS.
     for (const section of ["1", "2", "3", "4", "5", "6"]) {
       expect(stdout, `section ${section}`).toMatch(new RegExp(`^\\| ${section} \\| [^|]+ \\| [^|]*\\d`, "m"));
     }
     const results = JSON.parse(readFileSync(resultsFile, "utf8")) as BenchResults;
-    const ours = results.requests.ours.likeDynamoDb;
-    expect(ours.newEvent.length).toBeGreaterThan(0);
-    expect(new Set(ours.newEvent)).toEqual(new Set([2]));
-    expect(new Set(ours.duplicate)).toEqual(new Set([1]));
-    for (const run of [...results.burst.runs.ours, ...results.burst.runs.powertools]) {
+    expect(Object.keys(results.measurements).sort()).toEqual(measurements.map((m) => m.name).sort());
+
+    const ours = results.measurements.requests?.ours.likeDynamoDb;
+    expect(ours?.newEvent.length).toBeGreaterThan(0);
+    expect(new Set(ours?.newEvent)).toEqual(new Set([2]));
+    expect(new Set(ours?.duplicate)).toEqual(new Set([1]));
+    expect(new Set(ours?.statusCodes)).toEqual(new Set([200]));
+
+    // The replayed runs took the path the live ones did: the handler's commands, every event.
+    const warm = results.measurements.warm;
+    expect(warm?.commandsPerEvent.small.ours).toBe(2);
+    expect(warm?.commandsPerEvent.small.floor).toBe(1);
+
+    const burst = results.measurements.burst;
+    expect(burst?.runs.ours.length).toBeGreaterThan(0);
+    for (const run of [...(burst?.runs.ours ?? []), ...(burst?.runs.powertools ?? [])]) {
       expect(run.ranMoreThanOnce).toBe(0);
       // Every event's work ran once: also proves the log-based counting still finds it.
       expect(run.neverRan).toBe(0);
-      expect(run.ranOnce).toBe(results.burst.distinct);
+      expect(run.ranOnce).toBe(burst?.distinct);
     }
     expect(existsSync(benchmarksFile) ? readFileSync(benchmarksFile, "utf8") : undefined).toBe(before);
   });

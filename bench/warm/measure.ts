@@ -1,0 +1,380 @@
+import { fork, spawn, spawnSync, type SpawnOptions } from "node:child_process";
+import { cpus } from "node:os";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Plugin } from "esbuild";
+import { buildHandler, buildHarness, repoRoot } from "../shared/build.ts";
+import { deliveryHeaders, functionUrlEvent, largePayload, smallPayload, type Payload } from "../shared/events.ts";
+import { defineMeasurement } from "../shared/measurement.ts";
+import { converse, runReporting, tail, type Conversation } from "../shared/processes.ts";
+import { rotation, summarize, type Summary } from "../shared/stats.ts";
+import { amount, kib, perVariant, ratio, spread, verdict } from "../shared/table.ts";
+import { byVariant, variants, type VariantName } from "../shared/variants.ts";
+import type { Workbench } from "../shared/workbench.ts";
+import type { SizeName, UnitCostInput, UnitCosts, WarmEvents, WarmPlanFile, WarmReply, WarmRequest } from "./protocol.ts";
+
+/*
+ * Warm CPU per event without DynamoDB I/O (and the peak RSS of a warm process). All variants
+ * run in one process, each replaying its own recorded DynamoDB results (child.ts); the runner
+ * interleaves their batches, the order rotated every batch. Separate processes drifted apart
+ * for seconds at a time (each with its own collector's phases and its own place on the CPUs),
+ * so ratios of their rounds spread widely however the rounds were cut.
+ */
+
+interface WarmPlan {
+  /** Distinct events per size, recorded once; batches cycle through them. */
+  distinct: Record<SizeName, number>;
+  /**
+   * Events per batch. CPU is read around a batch, never one event; batches are short enough
+   * that most run undisturbed by a collection or an interruption, so their median is the work.
+   */
+  batchEvents: Record<SizeName, number>;
+  /**
+   * Batches per variant in a round, interleaved with the other variants' batches. A round must
+   * span several of the shared heap's collection cycles: allocation-heavy code (the SDK's
+   * default client rebuilds its middleware stack on every send) runs slower while V8 marks,
+   * and a round that caught more marking than the next would move the ratios with it.
+   */
+  batchesPerRound: Record<SizeName, number>;
+  /**
+   * Events per variant run and thrown away before a size's first round: V8 keeps optimizing
+   * the handlers for thousands of events, and a warm Lambda container has long done so.
+   */
+  warmupEvents: Record<SizeName, number>;
+  rounds: number;
+  /** Events of each size a variant runs alone in a process of its own for its peak RSS. */
+  rssEvents: Record<SizeName, number>;
+}
+
+function warmPlan(smoke: boolean): WarmPlan {
+  if (smoke) {
+    return {
+      distinct: { small: 4, large: 2 },
+      batchEvents: { small: 4, large: 2 },
+      batchesPerRound: { small: 3, large: 3 },
+      warmupEvents: { small: 12, large: 6 },
+      rounds: 2,
+      rssEvents: { small: 8, large: 4 },
+    };
+  }
+  return {
+    distinct: { small: 40, large: 10 },
+    batchEvents: { small: 20, large: 4 },
+    batchesPerRound: { small: 160, large: 40 },
+    warmupEvents: { small: 6000, large: 1200 },
+    rounds: 10,
+    rssEvents: { small: 1000, large: 200 },
+  };
+}
+
+/** A figure per round and its summary over the rounds. */
+interface PerRound {
+  summary: Summary;
+  rounds: number[];
+}
+
+export interface WarmResults {
+  plan: WarmPlan;
+  /** The CPU the warm processes were pinned to, or null where they could not be. */
+  pinnedCpu: number | null;
+  /** Body size of the events of each size, in bytes. */
+  payloadBytes: Record<SizeName, number>;
+  /** Per round: the variant's median batch, CPU µs per event. */
+  cpuMicrosPerEvent: Record<SizeName, Record<VariantName, PerRound>>;
+  /** Per round: the variant's median batch ÷ the floor's in the same round. */
+  toFloor: Record<SizeName, Record<VariantName, PerRound>>;
+  /** Per round: ours' median batch ÷ powertools' in the same round. */
+  oursToPowertools: Record<SizeName, PerRound>;
+  /** Per round: all of the variant's CPU in the round ÷ its events, collections included. */
+  meanMicrosPerEvent: Record<SizeName, Record<VariantName, PerRound>>;
+  meanToFloor: Record<SizeName, Record<VariantName, PerRound>>;
+  /** DynamoDB commands replayed per event (what the handler would have sent). */
+  commandsPerEvent: Record<SizeName, Record<VariantName, number>>;
+  /** Peak RSS of a process running only that variant, after its rssEvents, MiB. */
+  maxRssMiB: Record<VariantName, number>;
+  /** CPU of single operations, to explain the differences (unit-costs.ts). */
+  unitCosts: UnitCosts;
+}
+
+const sizes: SizeName[] = ["small", "large"];
+const payloadOf: Record<SizeName, () => Payload> = { small: () => smallPayload(), large: () => largePayload() };
+
+const replayClient = join(repoRoot, "bench/warm/replay-client.ts");
+
+// Points every import of the DynamoDB client package at the replaying stand-in, except the
+// stand-in's own import of the real package.
+const replayDynamo: Plugin = {
+  name: "bench-replay-dynamodb",
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^@aws-sdk\/client-dynamodb$/ }, (args) =>
+      args.importer === replayClient ? undefined : { path: replayClient },
+    );
+  },
+};
+
+/** A warm child process (child.ts) with the variants it was given. */
+interface WarmProcess {
+  batch(variant: VariantName, size: SizeName, events: number): Promise<Extract<WarmReply, { kind: "batch" }>>;
+  /** Stops the process; resolves with its peak RSS in KiB. */
+  stop(): Promise<number>;
+}
+
+/**
+ * The CPU to pin warm processes to, where `taskset` exists and there is more than one. Left to
+ * the scheduler, the allocation-heavy variants ran slower for seconds at a time and then fast
+ * again, ours much less so, which moved the ratios round by round; pinned, they stay fast. The
+ * likely cause is the process landing on the runner's CPU, whose work between batches evicts
+ * the handlers' caches.
+ */
+function pinnableCpu(): number | undefined {
+  const count = cpus().length;
+  if (count < 2) return undefined;
+  return spawnSync("taskset", ["-c", "0", "true"]).status === 0 ? count - 1 : undefined;
+}
+
+async function startWarm(
+  bench: Workbench,
+  harness: string,
+  cpu: number | undefined,
+  bundles: Record<VariantName, string>,
+  names: readonly VariantName[],
+  events: WarmEvents,
+): Promise<WarmProcess> {
+  const plan: WarmPlanFile = {
+    variants: names.map((name) => ({ name, bundle: bundles[name], env: strings(bench.env(name)) })),
+    events,
+  };
+  const file = join(bench.dir, `warm-${names.join("-")}.json`);
+  writeFileSync(file, JSON.stringify(plan));
+  const options = { env: bench.env("ours"), stdio: ["ignore", "ignore", "pipe", "ipc"] } satisfies SpawnOptions;
+  const child =
+    cpu === undefined
+      ? fork(harness, [file], options)
+      : spawn("taskset", ["-c", String(cpu), process.execPath, harness, file], options);
+  const talk: Conversation<WarmRequest, WarmReply> = converse(child, "warm child", tail(child.stderr));
+  async function expect<K extends WarmReply["kind"]>(kind: K, request?: WarmRequest): Promise<Extract<WarmReply, { kind: K }>> {
+    const reply = await talk.next(request);
+    if (reply.kind === "failed") throw new Error(`warm child: ${reply.message}`);
+    if (reply.kind !== kind) throw new Error(`warm child: expected ${kind}, got ${reply.kind}`);
+    return reply as Extract<WarmReply, { kind: K }>;
+  }
+  await expect("ready");
+  return {
+    batch: (variant, size, count) => expect("batch", { kind: "batch", variant, size, events: count }),
+    stop: async () => (await expect("stopped", { kind: "stop" })).maxRssKiB,
+  };
+}
+
+function strings(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+}
+
+async function measureUnitCosts(bench: Workbench): Promise<UnitCosts> {
+  bench.progress("warm: unit costs");
+  // Bundled like a handler, since it measures the same packages as they run in one.
+  const script = (await buildHandler("bench/warm/unit-costs.ts", join(bench.dir, "unit-costs.mjs"))).file;
+  const signed = (payload: Payload) => ({ body: payload.body, header: deliveryHeaders(payload, bench.secret)["stripe-signature"] ?? "" });
+  const input: UnitCostInput = {
+    secret: bench.secret,
+    small: signed(smallPayload()),
+    large: signed(largePayload()),
+    rounds: bench.smoke ? 2 : 11,
+    iterations: bench.smoke ? 20 : 300,
+  };
+  const file = join(bench.dir, "unit-costs.json");
+  writeFileSync(file, JSON.stringify(input));
+  const { report } = await runReporting<UnitCosts>(script, [file], bench.env("ours"));
+  return report;
+}
+
+function median(values: readonly number[]): number {
+  return summarize(values).median;
+}
+
+function perRound(rounds: number[]): PerRound {
+  return { summary: summarize(rounds), rounds };
+}
+
+/** Per-round ratios of one series to another measured in the same rounds. */
+function ratios(of: readonly number[], to: readonly number[]): PerRound {
+  return perRound(of.map((value, i) => value / (to[i] ?? Number.NaN)));
+}
+
+type Series = Record<SizeName, Record<VariantName, number[]>>;
+
+function emptySeries(): Series {
+  return { small: byVariant(() => []), large: byVariant(() => []) };
+}
+
+async function measureWarm(bench: Workbench): Promise<WarmResults> {
+  const plan = warmPlan(bench.smoke);
+  const harness = await buildHarness("bench/warm/child.ts", join(bench.dir, "warm-child.mjs"));
+  const built = await Promise.all(
+    variants.map(async (v) => [v.name, (await buildHandler(v.entry, join(bench.dir, `${v.name}.replay.mjs`), [replayDynamo])).file] as const),
+  );
+  const bundles = Object.fromEntries(built) as Record<VariantName, string>;
+  // The same events for every variant: the same work, each against its own table.
+  const events = Object.fromEntries(
+    sizes.map((size) => [size, Array.from({ length: plan.distinct[size] }, () => functionUrlEvent(payloadOf[size](), bench.secret))]),
+  ) as WarmEvents;
+  const names = variants.map((v) => v.name);
+
+  bench.progress("warm: recording each handler's DynamoDB results");
+  const medians = emptySeries();
+  const means = emptySeries();
+  const commands = { small: byVariant(() => 0), large: byVariant(() => 0) };
+  const cpu = pinnableCpu();
+  const shared = await startWarm(bench, harness, cpu, bundles, names, events);
+  try {
+    let step = 0;
+    // One size at a time, each warmed up on its own events.
+    for (const size of sizes) {
+      const warmupRounds = Math.ceil(plan.warmupEvents[size] / (plan.batchesPerRound[size] * plan.batchEvents[size]));
+      for (let round = 0; round < warmupRounds + plan.rounds; round += 1) {
+        const measured = round - warmupRounds + 1;
+        if (round === 0) bench.progress(`warm ${size}: warm-up`);
+        else if (measured >= 1) bench.progress(`warm ${size}: round ${measured}/${plan.rounds}`);
+        const batches = byVariant((): number[] => []);
+        const cpu = byVariant(() => 0);
+        const counted = byVariant(() => 0);
+        for (let b = 0; b < plan.batchesPerRound[size]; b += 1) {
+          // Every batch in another order, so no variant always runs first or after the same one.
+          for (const name of rotation(names, step)) {
+            const result = await shared.batch(name, size, plan.batchEvents[size]);
+            batches[name].push(result.cpuMicros / result.events);
+            cpu[name] += result.cpuMicros;
+            counted[name] += result.events;
+            commands[size][name] = result.replayedCommands / result.events;
+          }
+          step += 1;
+        }
+        if (measured < 1) continue;
+        for (const name of names) {
+          medians[size][name].push(median(batches[name]));
+          means[size][name].push(cpu[name] / counted[name]);
+        }
+      }
+    }
+  } finally {
+    await shared.stop().catch(() => 0);
+  }
+
+  // Peak RSS needs a process per variant; these run the same events, unmeasured otherwise.
+  // Unpinned: with its collector's threads confined to one CPU, a heap grows differently.
+  const maxRssMiB = byVariant(() => 0);
+  for (const name of names) {
+    bench.progress(`warm: peak RSS of ${name} alone`);
+    const alone = await startWarm(bench, harness, undefined, bundles, [name], events);
+    try {
+      for (const size of sizes) {
+        for (let done = 0; done < plan.rssEvents[size]; done += plan.batchEvents[size]) await alone.batch(name, size, plan.batchEvents[size]);
+      }
+    } finally {
+      maxRssMiB[name] = (await alone.stop().catch(() => 0)) / 1024;
+    }
+  }
+
+  const bySize = <T>(make: (size: SizeName) => T) => ({ small: make("small"), large: make("large") });
+  return {
+    plan,
+    pinnedCpu: cpu ?? null,
+    payloadBytes: { small: smallPayload().body.length, large: largePayload().body.length },
+    cpuMicrosPerEvent: bySize((size) => byVariant((name) => perRound(medians[size][name]))),
+    toFloor: bySize((size) => byVariant((name) => ratios(medians[size][name], medians[size].floor))),
+    oursToPowertools: bySize((size) => ratios(medians[size].ours, medians[size].powertools)),
+    meanMicrosPerEvent: bySize((size) => byVariant((name) => perRound(means[size][name]))),
+    meanToFloor: bySize((size) => byVariant((name) => ratios(means[size][name], means[size].floor))),
+    commandsPerEvent: commands,
+    maxRssMiB,
+    unitCosts: await measureUnitCosts(bench),
+  };
+}
+
+const cpuLimit = 1.3;
+const spreadLimit = 0.2;
+
+function width(summary: Summary): number {
+  return summary.p75 - summary.p25;
+}
+
+export const warm = defineMeasurement({
+  name: "warm",
+  method: `**3, 6 Warm CPU** (\`bench/warm/\`). One process holds all four variants, each bundle imported with its own
+  environment (and its own copy of every module). Each runs every event once against dynalite while
+  recording what every DynamoDB command returned, then replays those results: a first middleware answers
+  each command before it is serialized, so no request is built, signed, sent or parsed (the same bundles
+  as deployed but for that middleware). The runner then asks for batches of a few events, one variant at a
+  time, rotating the order every batch, so the variants share one CPU, its caches and one heap, and a slow
+  spell or a collection cannot favour one of them; the process is pinned to one CPU (\`taskset\`, where it
+  exists) so it keeps its caches between batches. \`process.cpuUsage()\` is read around a batch, never
+  around one event. Each size is warmed up on thousands of events first, as a warm container has been, and
+  those are thrown away. A round is many interleaved batches; a variant's figure for it is its median batch,
+  which is the handler's own work (most batches run without a collection or an interruption); its ratios
+  are the ratios of medians in the same round, and the target holds the ratio's p25–p75 spread too. The
+  "all included" row divides all of the round's CPU by its events instead, collections included, as
+  earlier versions of this bench did for every round. Unit costs time single operations (an
+  SDK send answered before serializing, one Logger line, a signature check) in a process of their own.
+  Peak RSS is taken from a process running one variant alone over the same events, unpinned.`,
+  async run(bench) {
+    const results = await measureWarm(bench);
+    const { cpuMicrosPerEvent, toFloor, meanMicrosPerEvent, meanToFloor, plan, unitCosts: unit } = results;
+    const sizeRows = sizes.flatMap((size) => {
+      const oursToFloor = toFloor[size].ours.summary;
+      const met = oursToFloor.median <= cpuLimit && width(oursToFloor) < spreadLimit;
+      return [
+        {
+          section: 3,
+          measure: `Warm CPU per event, ${kib(results.payloadBytes[size])} event (median batch of ${plan.batchEvents[size]}), µs`,
+          values: perVariant((n) => spread(cpuMicrosPerEvent[size][n].summary)),
+          ratios: {
+            oursToFloor: ratio(oursToFloor),
+            naiveToFloor: ratio(toFloor[size].naive.summary),
+            oursToPowertools: ratio(results.oursToPowertools[size].summary),
+          },
+          target: verdict(
+            met,
+            `ours ≤ ${cpuLimit} × floor with a spread < ${spreadLimit}: ${ratio(oursToFloor.median)}, spread ${ratio(width(oursToFloor))}`,
+          ),
+        },
+        {
+          section: 3,
+          measure: "… all included (the round's CPU ÷ its events), µs",
+          values: perVariant((n) => spread(meanMicrosPerEvent[size][n].summary)),
+          ratios: { oursToFloor: ratio(meanToFloor[size].ours.summary), naiveToFloor: ratio(meanToFloor[size].naive.summary) },
+          target: "report",
+        },
+      ];
+    });
+    return {
+      results,
+      rows: [
+        ...sizeRows,
+        {
+          section: 3,
+          measure: "… DynamoDB commands per event (replayed)",
+          values: perVariant((n) => amount(results.commandsPerEvent.small[n])),
+        },
+        {
+          section: 3,
+          measure: "… one DynamoDB send up to serializing (ours: `cacheMiddleware`; floor: the default client), µs",
+          values: { ours: amount(unit.sdkSendCached), floor: amount(unit.sdkSendDefault) },
+        },
+        { section: 3, measure: "… one Logger line, µs", values: { ours: amount(unit.loggerLine) } },
+        {
+          section: 3,
+          measure: "… signature check, small / large event (ours: stripe's `constructEvent`; floor: by hand), µs",
+          values: {
+            ours: `${amount(unit.stripeVerifySmall)} / ${amount(unit.stripeVerifyLarge)}`,
+            floor: `${amount(unit.handVerifySmall)} / ${amount(unit.handVerifyLarge)}`,
+          },
+        },
+        {
+          section: 6,
+          measure: `Peak RSS, warm process after ${plan.rssEvents.small} small and ${plan.rssEvents.large} large events, MiB`,
+          values: perVariant((n) => amount(results.maxRssMiB[n])),
+          target: "report",
+        },
+      ],
+    };
+  },
+});
