@@ -1,4 +1,4 @@
-import { metricNames, metricsNamespace, metricsService, type MetricName } from "@stripe-webhooks/core/metrics";
+import { metricNames, metricsNamespace, metricsService, outcomeMetricPrefix, type MetricName } from "@stripe-webhooks/core/metrics";
 import { settings } from "./preflight";
 
 /*
@@ -146,14 +146,15 @@ export const dashboard = new aws.cloudwatch.Dashboard("Dashboard", {
         width: 24,
         height: 6,
         properties: {
-          title: "Runs by outcome and source",
+          title: "Runs by outcome",
           region: settings.region,
           stat: "Sum",
           period: 300,
           metrics: [
             [
               {
-                expression: `SEARCH('{${metricsNamespace},outcome,service,source,stage} MetricName="${metricNames.outcomes}" stage="${$app.stage}"', 'Sum', 300)`,
+                // Every `Outcome.<code>` metric of the stage: the search's free-text term matches the name's tokens.
+                expression: `SEARCH('{${metricsNamespace},service,stage} ${outcomeMetricPrefix.replace(".", "")} stage="${$app.stage}"', 'Sum', 300)`,
                 id: "outcomes",
               },
             ],

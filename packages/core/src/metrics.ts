@@ -2,8 +2,8 @@
 /*
  * The metrics the functions emit (through Powertools Metrics, as CloudWatch EMF) and infra's
  * alarms and dashboard read: names in one dependency-free module so the two cannot drift.
- * Every metric is a count in the namespace below, with the service and the stage as dimensions,
- * except `Outcomes`, which also carries the outcome's code and source for the dashboard. Kept
+ * Every metric is a count in the namespace below, with the service and the stage as its only
+ * dimensions; each run is also counted under its outcome's code (`Outcome.processed`, ...). Kept
  * free of imports so that infra can read it without the SDKs.
  */
 
@@ -13,8 +13,6 @@ export const metricsService = "stripe-webhooks";
 export const metricNames = {
   /** Every webhook delivery answered. */
   deliveries: "Deliveries",
-  /** Every run, by `outcome` and `source` dimensions. */
-  outcomes: "Outcomes",
   /** A handler threw (any source): the event is recorded failed and retried. */
   handlerFailures: "HandlerFailures",
   /** A webhook delivery answered 5xx. */
@@ -43,9 +41,17 @@ export interface OutcomeObservation {
 
 export type MetricName = (typeof metricNames)[keyof typeof metricNames];
 
+/** The prefix of the per-outcome counts: `Outcome.<code>`, the outcome table's code. */
+export const outcomeMetricPrefix = "Outcome.";
+
+/** The metric a run with this outcome code is counted under, e.g. `Outcome.handler_failed`. */
+export function outcomeMetricName(code: string): string {
+  return `${outcomeMetricPrefix}${code}`;
+}
+
 /**
- * The service-level counters one run's outcome adds (each by one), besides `Outcomes` which
- * every run adds with its code and source: what the alarms watch.
+ * The service-level counters one run's outcome adds (each by one), besides its
+ * `outcomeMetricName`: what the alarms watch.
  */
 export function countersFor(observation: OutcomeObservation): MetricName[] {
   const { source, code, statusCode } = observation;

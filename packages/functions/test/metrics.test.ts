@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { HandlerRegistry } from "@stripe-webhooks/core/dispatch";
 import { exampleHandlers } from "@stripe-webhooks/core/handlers";
-import { metricNames, metricsNamespace } from "@stripe-webhooks/core/metrics";
+import { metricNames, metricsNamespace, outcomeMetricName } from "@stripe-webhooks/core/metrics";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { startDynalite, testAwsEnvironment, type Engine } from "@stripe-webhooks/testing/engines";
@@ -146,10 +146,13 @@ describe("webhook metrics", () => {
       [metricNames.handlerFailures]: 1,
       [metricNames.serverErrors]: 1,
       [metricNames.invalidSignatures]: 1,
-      [metricNames.outcomes]: 3,
+      [outcomeMetricName("processed")]: 1,
+      [outcomeMetricName("handler_failed")]: 1,
+      [outcomeMetricName("invalid_signature")]: 1,
     });
-    const outcomes = emf.filter((line) => line[metricNames.outcomes] !== undefined).map((line) => line.outcome);
-    expect(outcomes).toEqual(["processed", "handler_failed", "invalid_signature"]);
+    // One EMF line per invocation, with the stage and service as its only dimensions.
+    expect(emf).toHaveLength(3);
+    for (const line of emf) expect(line._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([["service", "stage"]]);
   });
 });
 
