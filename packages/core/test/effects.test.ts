@@ -3,6 +3,7 @@ import { GetItemCommand, PutItemCommand, type DynamoDBClient } from "@aws-sdk/cl
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recordingLogger, type LogLine } from "@stripe-webhooks/testing/recording-logger";
 import { createWebhookApp, type WebhookApp } from "../src/app.ts";
 import { eventCatalog } from "../src/catalog.ts";
 import type { CatalogEvent, HandlerContext, HandlerRegistry, HandlerResult } from "../src/dispatch.ts";
@@ -10,7 +11,6 @@ import { createEffectStager, InvalidEffectError, maxStagedEffects } from "../src
 import { StripeRequestRefusedError } from "../src/errors.ts";
 import { createLedger, getLedgerEntry } from "../src/ledger.ts";
 import { leaseSeconds } from "../src/limits.ts";
-import type { WebhookLogger } from "../src/logger.ts";
 import { summaryMessages } from "../src/outcomes.ts";
 import { idempotencyKey, maxIdempotencyKeyLength } from "../src/process-event.ts";
 import type { WebhookRequest } from "../src/request.ts";
@@ -40,21 +40,6 @@ const subscriptionsOnlyKey = `rk_test_${randomBytes(16).toString("hex")}`;
 const secret = newWebhookSecret();
 const leaseMs = leaseSeconds * 1000;
 
-interface LogLine {
-  level: keyof WebhookLogger;
-  message: string;
-  attributes: Record<string, unknown>;
-}
-
-function recordingLogger(): { logger: WebhookLogger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const record =
-    (level: keyof WebhookLogger) =>
-    (message: string, ...attributes: Record<string, unknown>[]) => {
-      lines.push({ level, message, attributes: Object.assign({}, ...attributes) });
-    };
-  return { logger: { info: record("info"), warn: record("warn"), error: record("error") }, lines };
-}
 
 // A delivery as Stripe makes it: the same bytes every time, a fresh signature on each attempt.
 function delivery(event: Record<string, unknown>): WebhookRequest {

@@ -2,12 +2,12 @@ import { randomBytes } from "node:crypto";
 import { ScanCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type Stripe from "stripe";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { recordingLogger, type LogLine } from "@stripe-webhooks/testing/recording-logger";
 import { createWebhookApp, type WebhookApp } from "../src/app.ts";
 import { eventCatalog } from "../src/catalog.ts";
 import { StripeMisconfiguredError, StripeRequestRefusedError, errorSummary } from "../src/errors.ts";
 import { getLedgerEntry, listLedgerEntries, type LedgerEntry } from "../src/ledger.ts";
 import { ledgerTable } from "../src/ledger-table.ts";
-import type { WebhookLogger } from "../src/logger.ts";
 import {
   readReconcilerState,
   reconcile,
@@ -49,21 +49,6 @@ const hour = 3_600;
 // Near the real time: DynamoDB Local enforces TTL, so items dated in the past would vanish.
 const startMs = Math.floor(Date.now() / 1000) * 1000;
 
-interface LogLine {
-  level: keyof WebhookLogger;
-  message: string;
-  attributes: Record<string, unknown>;
-}
-
-function recordingLogger(): { logger: WebhookLogger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const record =
-    (level: keyof WebhookLogger) =>
-    (message: string, ...attributes: Record<string, unknown>[]) => {
-      lines.push({ level, message, attributes: Object.assign({}, ...attributes) });
-    };
-  return { logger: { info: record("info"), warn: record("warn"), error: record("error") }, lines };
-}
 
 /** An event as the double holds it, with what the tests need of it. */
 interface TestEvent {
