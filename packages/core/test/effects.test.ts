@@ -133,8 +133,7 @@ describeEachEngine("staged effects", (engine, definition) => {
   let tableName: string;
   let client: DynamoDBClient;
   let double: StripeApiDouble;
-  // dynalite has no TransactWriteItems; DynamoDB Local has.
-  const transactions = definition.name !== "dynalite";
+  const { transactions } = definition;
 
   beforeAll(async () => {
     tableName = await engine().createLedgerTable();

@@ -22,7 +22,7 @@ import { createStripeClient } from "../src/stripe-api.ts";
 import { asStripeEvent } from "../src/verify.ts";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { randomInt, seededRandom } from "@stripe-webhooks/testing/random";
-import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
+import { startStripeApiDouble, subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
 
 /*
@@ -51,26 +51,6 @@ function delivery(event: Record<string, unknown>): WebhookRequest {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-// The double serves what it is given, so only the fields the projection reads are set.
-function subscriptionItems(subscription: string, price: string, periodEnd: number) {
-  const list = {
-    object: "list",
-    has_more: false,
-    url: `/v1/subscription_items?subscription=${subscription}`,
-    data: [
-      {
-        id: `si_${subscription.slice(4)}`,
-        object: "subscription_item",
-        subscription,
-        quantity: 1,
-        price: { id: price, object: "price" },
-        current_period_start: periodEnd - 30 * 86_400,
-        current_period_end: periodEnd,
-      },
-    ],
-  };
-  return list as unknown as Stripe.ApiList<Stripe.SubscriptionItem>;
-}
 
 /** A subscription's state at Stripe after one change. */
 interface Change {
@@ -157,7 +137,7 @@ describeEachEngine("entitlements", (engine, definition) => {
   let client: DynamoDBClient;
   let double: StripeApiDouble;
   let stripe: Stripe;
-  const transactions = definition.name !== "dynalite";
+  const { transactions } = definition;
 
   beforeAll(async () => {
     tableName = await engine().createLedgerTable();

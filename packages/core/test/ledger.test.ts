@@ -24,7 +24,7 @@ function facts(overrides: Partial<LedgerEvent> = {}): LedgerEvent {
   };
 }
 
-describeEachEngine("ledger", (engine) => {
+describeEachEngine("ledger", (engine, definition) => {
   let client: DynamoDBClient;
   let tableName: string;
   let clock: number;
@@ -227,7 +227,7 @@ describeEachEngine("ledger", (engine) => {
       // Prepare: every ledger path the handler takes, on one client that records what IAM would
       // check. DynamoDB Local commits staged effects in a transaction, as on AWS; dynalite has
       // none, so there they are written one by one (`effects: "sequential"`).
-      const transactions = engine().name !== "dynalite";
+      const { transactions } = definition;
       const counted = engine().client();
       const actions: string[] = [];
       counted.middlewareStack.add(

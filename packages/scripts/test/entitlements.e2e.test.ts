@@ -6,7 +6,7 @@ import { rankSubscriptions, subscriptionState, type Entitlement, type Subscripti
 import { createStripeClient } from "@stripe-webhooks/core/stripe-api";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
 import { randomInt, seededRandom, shuffle } from "@stripe-webhooks/testing/random";
-import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
+import { startStripeApiDouble, subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
 
@@ -61,25 +61,6 @@ afterAll(async () => {
   cliConfig.remove();
 });
 
-// The double serves what it is given, so only the fields the projection reads are set.
-function subscriptionItems(subscription: string, price: string, periodEnd: number) {
-  const list = {
-    object: "list",
-    has_more: false,
-    url: `/v1/subscription_items?subscription=${subscription}`,
-    data: [
-      {
-        id: `si_${subscription.slice(4)}`,
-        object: "subscription_item",
-        subscription,
-        quantity: 1,
-        price: { id: price, object: "price" },
-        current_period_end: periodEnd,
-      },
-    ],
-  };
-  return list as unknown as Stripe.ApiList<Stripe.SubscriptionItem>;
-}
 
 interface Step {
   type: CatalogEventType;

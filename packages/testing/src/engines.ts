@@ -48,6 +48,11 @@ export interface EngineDefinition {
   runnable: boolean;
   /** Why it cannot run, when it cannot. */
   unavailableReason?: string;
+  /**
+   * Whether it has TransactWriteItems (DynamoDB Local does, dynalite does not): known before it
+   * starts, so a suite can declare transaction-only cases for the engines that have them.
+   */
+  transactions: boolean;
   start(): Promise<Engine>;
 }
 
@@ -79,6 +84,7 @@ export function engineDefinitions(): EngineDefinition[] {
   const local: EngineDefinition = {
     name: "DynamoDB Local",
     runnable: java.ok || required,
+    transactions: true,
     start: () => {
       if (!java.ok) {
         throw new Error(
@@ -97,7 +103,7 @@ export function engineDefinitions(): EngineDefinition[] {
       );
     }
   }
-  return [{ name: "dynalite", runnable: true, start: startDynalite }, local];
+  return [{ name: "dynalite", runnable: true, transactions: false, start: startDynalite }, local];
 }
 
 /** Starts dynalite in this process on a free 127.0.0.1 port. */

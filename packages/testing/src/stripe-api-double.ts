@@ -390,6 +390,30 @@ function presentedKey(request: IncomingMessage): string | undefined {
 }
 
 /**
+ * A subscription's `items` list with one item at `price` whose period ends at `periodEnd`: only
+ * the fields the entitlements projection reads, since the double serves what it is given.
+ */
+export function subscriptionItems(subscription: string, price: string, periodEnd: number): Stripe.ApiList<Stripe.SubscriptionItem> {
+  const list = {
+    object: "list",
+    has_more: false,
+    url: `/v1/subscription_items?subscription=${subscription}`,
+    data: [
+      {
+        id: `si_${subscription.slice(4)}`,
+        object: "subscription_item",
+        subscription,
+        quantity: 1,
+        price: { id: price, object: "price" },
+        current_period_start: periodEnd - 30 * 86_400,
+        current_period_end: periodEnd,
+      },
+    ],
+  };
+  return list as unknown as Stripe.ApiList<Stripe.SubscriptionItem>;
+}
+
+/**
  * Starts the double on a free port of 127.0.0.1; `close()` it when the test or suite ends.
  */
 export async function startStripeApiDouble(options: StripeApiDoubleOptions): Promise<StripeApiDouble> {
