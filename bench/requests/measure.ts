@@ -17,7 +17,7 @@ import type { RequestCountEvents, RequestCountReport } from "./child.ts";
 export type RequestResults = Record<VariantName, RequestCountReport>;
 
 /** `2 (all 10)` when every delivery made the same number of requests, else each count. */
-function counts(list: number[]): string {
+export function counts(list: number[]): string {
   const distinct = [...new Set(list)];
   return distinct.length === 1 ? `${distinct[0]} (all ${list.length})` : list.join(", ");
 }

@@ -51,6 +51,12 @@ const reading = `## Reading the table
 - **Burst.** Each handler shares one thread with the receiver and dynalite, whose request handling takes
   most of it, so the throughput ratio says little about the handlers' own cost; the row below it, work
   that ran more than once, is the point.
+- **Effects and the Stripe client.** A staged put adds one item to the completion's write, which becomes
+  a TransactWriteItems instead of an UpdateItem: the same two requests per new event, a little more CPU
+  to marshal the item. The Stripe client is built on a handler's first API call, so a key in the
+  environment costs an event that makes none nothing; the control shows that building it at import would
+  cost little too, since \`stripe\` is imported for the signature check either way. The start whose handler
+  does call the API pays for that request and the client's first use of https.
 - **Peak RSS.** The warm process also holds the harness's events (the large ones included) and the recorded
   DynamoDB results, so that row bounds the handler's memory from above.`;
 
@@ -59,8 +65,9 @@ const shared = `- **Variants.** *ours*: \`bench/shared/handlers/ours.ts\`, the f
   the example handlers, \`createLogger()\` and \`createMetrics()\`), with its links (signing secret, table,
   stage, Stripe API key) read from plain variables instead of \`sst/resource\`. Every variant reads them
   so, and none carries sst's link reader, so they compare alike; the bundle rows also give the deployed
-  entry's size with it. The bench sets no Stripe API key: a handler that would fetch a subscription from
-  Stripe's API reports that it did not (of the bench's events, only the burst's reach one). *floor*:
+  entry's size with it. The bench sets no Stripe API key but in its effects rows: a handler that would
+  fetch a subscription from Stripe's API reports that it did not (of the other rows' events, only the
+  burst's reach one). *floor*:
   \`bench/shared/handlers/floor.ts\`, Stripe's signature scheme by hand with \`node:crypto\` (HMAC-SHA256,
   \`timingSafeEqual\`), \`JSON.parse\`, one conditional \`PutItem\` through a default \`DynamoDBClient\` (the bare
   SDK client, importing only that command: SigV4, retries and credentials are table stakes on Lambda).

@@ -16,6 +16,10 @@ export function handlerEnvironment(options: {
   tableName?: string;
   secret: string;
   logLevel?: string;
+  /** The handlers' Stripe API key link; unset by default (see handlers/links.ts). */
+  stripeApiKey?: string;
+  /** `STRIPE_API_BASE`: the Stripe API double, for a handler that calls the API. */
+  stripeApiBase?: string;
 }): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
@@ -28,6 +32,8 @@ export function handlerEnvironment(options: {
     [linkVariables.webhookSecret]: options.secret,
     [linkVariables.stage]: "bench",
     ...(options.tableName ? { [linkVariables.tableName]: options.tableName } : {}),
+    ...(options.stripeApiKey ? { [linkVariables.stripeApiKey]: options.stripeApiKey } : {}),
+    ...(options.stripeApiBase ? { STRIPE_API_BASE: options.stripeApiBase } : {}),
     STRIPE_MODE: "test",
     // The baselines construct a full Stripe client, as their authors would; it is never called.
     STRIPE_API_KEY: "sk_test_bench_never_used",

@@ -49,6 +49,18 @@ export function smallPayload(id = newEventId()): Payload {
 }
 
 /**
+ * The small payload's session in subscription mode, for `subscription`: its handler fetches the
+ * subscription from Stripe's API and stages the customer's entitlement.
+ */
+export function subscriptionCheckoutPayload(subscription: string, id = newEventId()): Payload {
+  const event = JSON.parse(smallPayload(id).body) as StripeObject;
+  const session = record(record(event.data).object);
+  session.mode = "subscription";
+  session.subscription = subscription;
+  return { id, type: "checkout.session.completed", body: JSON.stringify(event) };
+}
+
+/**
  * About `targetBytes` (50 KB by default): an invoice.paid for a large invoice, the fixture's
  * line item repeated with its own id, amount, description and order metadata per line, as an
  * invoice of a few dozen items carries them.

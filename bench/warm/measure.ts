@@ -1,17 +1,15 @@
-import { fork, spawn, spawnSync, type SpawnOptions } from "node:child_process";
-import { cpus } from "node:os";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Plugin } from "esbuild";
-import { buildHandler, buildHarness, repoRoot } from "../shared/build.ts";
+import { buildHandler } from "../shared/build.ts";
 import { deliveryHeaders, functionUrlEvent, largePayload, smallPayload, type Payload } from "../shared/events.ts";
 import { defineMeasurement } from "../shared/measurement.ts";
-import { converse, runReporting, tail, type Conversation } from "../shared/processes.ts";
+import { runReporting } from "../shared/processes.ts";
 import { rotation, summarize, type Summary } from "../shared/stats.ts";
 import { amount, kib, perVariant, ratio, spread, verdict } from "../shared/table.ts";
 import { byVariant, variants, type VariantName } from "../shared/variants.ts";
 import type { Workbench } from "../shared/workbench.ts";
-import type { SizeName, UnitCostInput, UnitCosts, WarmEvents, WarmPlanFile, WarmReply, WarmRequest } from "./protocol.ts";
+import type { SizeName, UnitCostInput, UnitCosts, WarmEvents } from "./protocol.ts";
+import { buildReplayHandler, buildWarmHarness, pinnableCpu, startWarm, type WarmProcess } from "./session.ts";
 
 /*
  * Warm CPU per event without DynamoDB I/O (and the peak RSS of a warm process). All variants
@@ -99,76 +97,6 @@ export interface WarmResults {
 const sizes: SizeName[] = ["small", "large"];
 const payloadOf: Record<SizeName, () => Payload> = { small: () => smallPayload(), large: () => largePayload() };
 
-const replayClient = join(repoRoot, "bench/warm/replay-client.ts");
-
-// Points every import of the DynamoDB client package at the replaying stand-in, except the
-// stand-in's own import of the real package.
-const replayDynamo: Plugin = {
-  name: "bench-replay-dynamodb",
-  setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^@aws-sdk\/client-dynamodb$/ }, (args) =>
-      args.importer === replayClient ? undefined : { path: replayClient },
-    );
-  },
-};
-
-/** A warm child process (child.ts) with the variants it was given. */
-interface WarmProcess {
-  batch(variant: VariantName, size: SizeName, events: number): Promise<Extract<WarmReply, { kind: "batch" }>>;
-  /** Stops the process; resolves with its peak RSS in KiB. */
-  stop(): Promise<number>;
-}
-
-/**
- * The CPU to pin warm processes to, where `taskset` exists and there is more than one. Left to
- * the scheduler, the allocation-heavy variants ran slower for seconds at a time and then fast
- * again, ours much less so, which moved the ratios round by round; pinned, they stay fast. The
- * likely cause is the process landing on the runner's CPU, whose work between batches evicts
- * the handlers' caches.
- */
-function pinnableCpu(): number | undefined {
-  const count = cpus().length;
-  if (count < 2) return undefined;
-  return spawnSync("taskset", ["-c", "0", "true"]).status === 0 ? count - 1 : undefined;
-}
-
-async function startWarm(
-  bench: Workbench,
-  harness: string,
-  cpu: number | undefined,
-  bundles: Record<VariantName, string>,
-  names: readonly VariantName[],
-  events: WarmEvents,
-): Promise<WarmProcess> {
-  const plan: WarmPlanFile = {
-    variants: names.map((name) => ({ name, bundle: bundles[name], env: strings(bench.env(name)) })),
-    events,
-  };
-  const file = join(bench.dir, `warm-${names.join("-")}.json`);
-  writeFileSync(file, JSON.stringify(plan));
-  const options = { env: bench.env("ours"), stdio: ["ignore", "ignore", "pipe", "ipc"] } satisfies SpawnOptions;
-  const child =
-    cpu === undefined
-      ? fork(harness, [file], options)
-      : spawn("taskset", ["-c", String(cpu), process.execPath, harness, file], options);
-  const talk: Conversation<WarmRequest, WarmReply> = converse(child, "warm child", tail(child.stderr));
-  async function expect<K extends WarmReply["kind"]>(kind: K, request?: WarmRequest): Promise<Extract<WarmReply, { kind: K }>> {
-    const reply = await talk.next(request);
-    if (reply.kind === "failed") throw new Error(`warm child: ${reply.message}`);
-    if (reply.kind !== kind) throw new Error(`warm child: expected ${kind}, got ${reply.kind}`);
-    return reply as Extract<WarmReply, { kind: K }>;
-  }
-  await expect("ready");
-  return {
-    batch: (variant, size, count) => expect("batch", { kind: "batch", variant, size, events: count }),
-    stop: async () => (await expect("stopped", { kind: "stop" })).maxRssKiB,
-  };
-}
-
-function strings(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
-}
-
 async function measureUnitCosts(bench: Workbench): Promise<UnitCosts> {
   bench.progress("warm: unit costs");
   // Bundled like a handler, since it measures the same packages as they run in one.
@@ -208,9 +136,9 @@ function emptySeries(): Series {
 
 async function measureWarm(bench: Workbench): Promise<WarmResults> {
   const plan = warmPlan(bench.smoke);
-  const harness = await buildHarness("bench/warm/child.ts", join(bench.dir, "warm-child.mjs"));
+  const harness = await buildWarmHarness(bench.dir);
   const built = await Promise.all(
-    variants.map(async (v) => [v.name, (await buildHandler(v.entry, join(bench.dir, `${v.name}.replay.mjs`), [replayDynamo])).file] as const),
+    variants.map(async (v) => [v.name, await buildReplayHandler(v.entry, join(bench.dir, `${v.name}.replay.mjs`))] as const),
   );
   const bundles = Object.fromEntries(built) as Record<VariantName, string>;
   // The same events for every variant: the same work, each against its own table.
@@ -218,13 +146,22 @@ async function measureWarm(bench: Workbench): Promise<WarmResults> {
     sizes.map((size) => [size, Array.from({ length: plan.distinct[size] }, () => functionUrlEvent(payloadOf[size](), bench.secret))]),
   ) as WarmEvents;
   const names = variants.map((v) => v.name);
+  const start = (cpu: number | undefined, only: readonly VariantName[]): Promise<WarmProcess> =>
+    startWarm({
+      dir: bench.dir,
+      harness,
+      cpu,
+      handlers: only.map((name) => ({ name, bundle: bundles[name], env: bench.env(name) })),
+      events,
+      env: bench.env("ours"),
+    });
 
   bench.progress("warm: recording each handler's DynamoDB results");
   const medians = emptySeries();
   const means = emptySeries();
   const commands = { small: byVariant(() => 0), large: byVariant(() => 0) };
   const cpu = pinnableCpu();
-  const shared = await startWarm(bench, harness, cpu, bundles, names, events);
+  const shared = await start(cpu, names);
   try {
     let step = 0;
     // One size at a time, each warmed up on its own events.
@@ -264,7 +201,7 @@ async function measureWarm(bench: Workbench): Promise<WarmResults> {
   const maxRssMiB = byVariant(() => 0);
   for (const name of names) {
     bench.progress(`warm: peak RSS of ${name} alone`);
-    const alone = await startWarm(bench, harness, undefined, bundles, [name], events);
+    const alone = await start(undefined, [name]);
     try {
       for (const size of sizes) {
         for (let done = 0; done < plan.rssEvents[size]; done += plan.batchEvents[size]) await alone.batch(name, size, plan.batchEvents[size]);

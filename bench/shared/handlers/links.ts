@@ -3,8 +3,9 @@
  * app's stage, the handlers' Stripe API key), as the bench gives them to every variant: plain
  * environment variables. The deployed entry reads them through `sst/resource`; the bench calls
  * the same factory with these instead, so it never imitates SST's environment (whose link types
- * it would have to keep in step with infra/). The bench sets no Stripe API key: Stripe's API
- * cannot be reached from here, so a handler that would fetch from it reports that it did not.
+ * it would have to keep in step with infra/). The bench sets no Stripe API key but in
+ * bench/effects: Stripe's API cannot be reached from here, so a handler that would fetch from it
+ * reports that it did not; bench/effects gives a key and points the client at the Stripe API double.
  */
 
 export const linkVariables = {

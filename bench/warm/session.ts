@@ -1,0 +1,107 @@
+import { fork, spawn, spawnSync, type SpawnOptions } from "node:child_process";
+import { cpus } from "node:os";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Plugin } from "esbuild";
+import { buildHandler, buildHarness, repoRoot, type BuildEntry } from "../shared/build.ts";
+import { converse, tail, type Conversation } from "../shared/processes.ts";
+import type { SizeName, WarmEvents, WarmPlanFile, WarmReply, WarmRequest } from "./protocol.ts";
+
+/*
+ * The runner's side of a warm child (child.ts): the replaying bundles it imports, the CPU it is
+ * pinned to, and the conversation over IPC. Shared by every measurement that compares warm
+ * handlers in one process (warm/ for the variants, effects/ for a staged effect).
+ */
+
+const replayClient = join(repoRoot, "bench/warm/replay-client.ts");
+
+// Points every import of the DynamoDB client package at the replaying stand-in, except the
+// stand-in's own import of the real package.
+const replayDynamo: Plugin = {
+  name: "bench-replay-dynamodb",
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^@aws-sdk\/client-dynamodb$/ }, (args) =>
+      args.importer === replayClient ? undefined : { path: replayClient },
+    );
+  },
+};
+
+/** A handler built as deployed but for its DynamoDB client, which records and replays (tape.ts). */
+export async function buildReplayHandler(entry: BuildEntry, outfile: string): Promise<string> {
+  return (await buildHandler(entry, outfile, [replayDynamo])).file;
+}
+
+/** The warm child itself, built once per measurement. */
+export function buildWarmHarness(dir: string): Promise<string> {
+  return buildHarness("bench/warm/child.ts", join(dir, "warm-child.mjs"));
+}
+
+/** One handler in a warm child: its replay bundle and the environment it is imported with. */
+export interface WarmHandler {
+  name: string;
+  bundle: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** A warm child process with the handlers it was given. */
+export interface WarmProcess {
+  batch(handler: string, size: SizeName, events: number): Promise<Extract<WarmReply, { kind: "batch" }>>;
+  /** Stops the process; resolves with its peak RSS in KiB. */
+  stop(): Promise<number>;
+}
+
+/**
+ * The CPU to pin warm processes to, where `taskset` exists and there is more than one. Left to
+ * the scheduler, the allocation-heavy variants ran slower for seconds at a time and then fast
+ * again, ours much less so, which moved the ratios round by round; pinned, they stay fast. The
+ * likely cause is the process landing on the runner's CPU, whose work between batches evicts
+ * the handlers' caches.
+ */
+export function pinnableCpu(): number | undefined {
+  const count = cpus().length;
+  if (count < 2) return undefined;
+  return spawnSync("taskset", ["-c", "0", "true"]).status === 0 ? count - 1 : undefined;
+}
+
+/**
+ * Starts a warm child that imports `handlers` in order, records each one's DynamoDB results over
+ * `events`, and then answers batch requests; `cpu` pins it (see {@link pinnableCpu}).
+ */
+export async function startWarm(options: {
+  dir: string;
+  harness: string;
+  cpu: number | undefined;
+  handlers: readonly WarmHandler[];
+  events: WarmEvents;
+  /** The child's own environment, before any handler's is applied. */
+  env: NodeJS.ProcessEnv;
+}): Promise<WarmProcess> {
+  const { handlers, cpu } = options;
+  const plan: WarmPlanFile = {
+    variants: handlers.map((h) => ({ name: h.name, bundle: h.bundle, env: strings(h.env) })),
+    events: options.events,
+  };
+  const file = join(options.dir, `warm-${handlers.map((h) => h.name).join("-")}.json`);
+  writeFileSync(file, JSON.stringify(plan));
+  const spawnOptions = { env: options.env, stdio: ["ignore", "ignore", "pipe", "ipc"] } satisfies SpawnOptions;
+  const child =
+    cpu === undefined
+      ? fork(options.harness, [file], spawnOptions)
+      : spawn("taskset", ["-c", String(cpu), process.execPath, options.harness, file], spawnOptions);
+  const talk: Conversation<WarmRequest, WarmReply> = converse(child, "warm child", tail(child.stderr));
+  async function expect<K extends WarmReply["kind"]>(kind: K, request?: WarmRequest): Promise<Extract<WarmReply, { kind: K }>> {
+    const reply = await talk.next(request);
+    if (reply.kind === "failed") throw new Error(`warm child: ${reply.message}`);
+    if (reply.kind !== kind) throw new Error(`warm child: expected ${kind}, got ${reply.kind}`);
+    return reply as Extract<WarmReply, { kind: K }>;
+  }
+  await expect("ready");
+  return {
+    batch: (handler, size, count) => expect("batch", { kind: "batch", variant: handler, size, events: count }),
+    stop: async () => (await expect("stopped", { kind: "stop" })).maxRssKiB,
+  };
+}
+
+function strings(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+}
