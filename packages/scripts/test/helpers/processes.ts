@@ -16,8 +16,6 @@ const steering = [
   "DYNAMODB_ENDPOINT",
   "LEDGER_TABLE",
   "STRIPE_WEBHOOK_SECRET",
-  "SST_RESOURCE_Ledger",
-  "SST_RESOURCE_App",
   "AWS_ENDPOINT_URL_DYNAMODB",
   "POWERTOOLS_LOG_LEVEL",
   // With a key, `npm start` runs the Stripe CLI against Stripe (or the given API base).
@@ -30,6 +28,8 @@ const steering = [
 function environment(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
   for (const name of steering) delete env[name];
+  // SST's links and key (`sst shell`) would point the tools at a deployed stage.
+  for (const name of Object.keys(env)) if (name.startsWith("SST_")) delete env[name];
   return { ...env, ...extra };
 }
 
