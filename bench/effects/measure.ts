@@ -14,7 +14,7 @@ import { pairedRatios, rotation, summarize, type Summary } from "../shared/stats
 import { ratio, spread, verdict, type Row } from "../shared/table.ts";
 import { variant } from "../shared/variants.ts";
 import type { Workbench } from "../shared/workbench.ts";
-import { buildReplayHandler, buildWarmHarness, pinnableCpu, startWarm } from "../warm/session.ts";
+import { buildReplayHandler, buildWarmHarness, interleavedRounds, pinnableCpu, startWarm, type RoundSeries } from "../warm/session.ts";
 
 /*
  * What a handler that acts costs (#13): a staged DynamoDB write, committed with the ledger's
@@ -197,27 +197,13 @@ async function measureWarm(
     events,
     env: handlers.plain.env,
   });
-  const medians = { plain: [] as number[], effect: [] as number[] };
+  let series: RoundSeries<(typeof names)[number]>;
   try {
-    const warmupRounds = Math.ceil(plan.warmupEvents / (plan.batchesPerRound * plan.batchEvents));
-    let step = 0;
-    for (let round = 0; round < warmupRounds + plan.rounds; round += 1) {
-      const measured = round - warmupRounds + 1;
-      bench.progress(measured < 1 ? "effects: warm-up" : `effects: warm round ${measured}/${plan.rounds}`);
-      const batches = { plain: [] as number[], effect: [] as number[] };
-      for (let b = 0; b < plan.batchesPerRound; b += 1) {
-        for (const name of rotation(names, step)) {
-          const result = await warm.batch(name, "small", plan.batchEvents);
-          batches[name].push(result.cpuMicros / result.events);
-        }
-        step += 1;
-      }
-      if (measured < 1) continue;
-      for (const name of names) medians[name].push(summarize(batches[name]).median);
-    }
+    series = await interleavedRounds(warm, names, "small", plan, (message) => bench.progress(`effects: warm ${message}`));
   } finally {
     await warm.stop().catch(() => 0);
   }
+  const medians = series.medians;
   return {
     plain: summarize(medians.plain),
     effect: summarize(medians.effect),

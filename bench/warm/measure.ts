@@ -4,12 +4,12 @@ import { buildHandler } from "../shared/build.ts";
 import { deliveryHeaders, functionUrlEvent, largePayload, smallPayload, type Payload } from "../shared/events.ts";
 import { defineMeasurement } from "../shared/measurement.ts";
 import { runReporting } from "../shared/processes.ts";
-import { rotation, summarize, type Summary } from "../shared/stats.ts";
+import { summarize, type Summary } from "../shared/stats.ts";
 import { amount, kib, perVariant, ratio, spread, verdict } from "../shared/table.ts";
 import { byVariant, variants, type VariantName } from "../shared/variants.ts";
 import type { Workbench } from "../shared/workbench.ts";
 import type { SizeName, UnitCostInput, UnitCosts, WarmEvents } from "./protocol.ts";
-import { buildReplayHandler, buildWarmHarness, pinnableCpu, startWarm, type WarmProcess } from "./session.ts";
+import { buildReplayHandler, buildWarmHarness, interleavedRounds, pinnableCpu, startWarm, type RoundSeries, type WarmProcess } from "./session.ts";
 
 /*
  * Warm CPU per event without DynamoDB I/O (and the peak RSS of a warm process). All variants
@@ -115,10 +115,6 @@ async function measureUnitCosts(bench: Workbench): Promise<UnitCosts> {
   return report;
 }
 
-function median(values: readonly number[]): number {
-  return summarize(values).median;
-}
-
 function perRound(rounds: number[]): PerRound {
   return { summary: summarize(rounds), rounds };
 }
@@ -126,12 +122,6 @@ function perRound(rounds: number[]): PerRound {
 /** Per-round ratios of one series to another measured in the same rounds. */
 function ratios(of: readonly number[], to: readonly number[]): PerRound {
   return perRound(of.map((value, i) => value / (to[i] ?? Number.NaN)));
-}
-
-type Series = Record<SizeName, Record<VariantName, number[]>>;
-
-function emptySeries(): Series {
-  return { small: byVariant(() => []), large: byVariant(() => []) };
 }
 
 async function measureWarm(bench: Workbench): Promise<WarmResults> {
@@ -157,44 +147,28 @@ async function measureWarm(bench: Workbench): Promise<WarmResults> {
     });
 
   bench.progress("warm: recording each handler's DynamoDB results");
-  const medians = emptySeries();
-  const means = emptySeries();
-  const commands = { small: byVariant(() => 0), large: byVariant(() => 0) };
   const cpu = pinnableCpu();
   const shared = await start(cpu, names);
+  const series: Partial<Record<SizeName, RoundSeries<VariantName>>> = {};
   try {
-    let step = 0;
     // One size at a time, each warmed up on its own events.
     for (const size of sizes) {
-      const warmupRounds = Math.ceil(plan.warmupEvents[size] / (plan.batchesPerRound[size] * plan.batchEvents[size]));
-      for (let round = 0; round < warmupRounds + plan.rounds; round += 1) {
-        const measured = round - warmupRounds + 1;
-        if (round === 0) bench.progress(`warm ${size}: warm-up`);
-        else if (measured >= 1) bench.progress(`warm ${size}: round ${measured}/${plan.rounds}`);
-        const batches = byVariant((): number[] => []);
-        const cpu = byVariant(() => 0);
-        const counted = byVariant(() => 0);
-        for (let b = 0; b < plan.batchesPerRound[size]; b += 1) {
-          // Every batch in another order, so no variant always runs first or after the same one.
-          for (const name of rotation(names, step)) {
-            const result = await shared.batch(name, size, plan.batchEvents[size]);
-            batches[name].push(result.cpuMicros / result.events);
-            cpu[name] += result.cpuMicros;
-            counted[name] += result.events;
-            commands[size][name] = result.replayedCommands / result.events;
-          }
-          step += 1;
-        }
-        if (measured < 1) continue;
-        for (const name of names) {
-          medians[size][name].push(median(batches[name]));
-          means[size][name].push(cpu[name] / counted[name]);
-        }
-      }
+      const sizePlan = {
+        batchEvents: plan.batchEvents[size],
+        batchesPerRound: plan.batchesPerRound[size],
+        warmupEvents: plan.warmupEvents[size],
+        rounds: plan.rounds,
+      };
+      series[size] = await interleavedRounds(shared, names, size, sizePlan, (message) => bench.progress(`warm ${message}`));
     }
   } finally {
     await shared.stop().catch(() => 0);
   }
+  const measured = (size: SizeName): RoundSeries<VariantName> => {
+    const found = series[size];
+    if (!found) throw new Error(`warm: no rounds of ${size} events`);
+    return found;
+  };
 
   // Peak RSS needs a process per variant; these run the same events, unmeasured otherwise.
   // Unpinned: with its collector's threads confined to one CPU, a heap grows differently.
@@ -216,12 +190,12 @@ async function measureWarm(bench: Workbench): Promise<WarmResults> {
     plan,
     pinnedCpu: cpu ?? null,
     payloadBytes: { small: smallPayload().body.length, large: largePayload().body.length },
-    cpuMicrosPerEvent: bySize((size) => byVariant((name) => perRound(medians[size][name]))),
-    toFloor: bySize((size) => byVariant((name) => ratios(medians[size][name], medians[size].floor))),
-    oursToPowertools: bySize((size) => ratios(medians[size].ours, medians[size].powertools)),
-    meanMicrosPerEvent: bySize((size) => byVariant((name) => perRound(means[size][name]))),
-    meanToFloor: bySize((size) => byVariant((name) => ratios(means[size][name], means[size].floor))),
-    commandsPerEvent: commands,
+    cpuMicrosPerEvent: bySize((size) => byVariant((name) => perRound(measured(size).medians[name]))),
+    toFloor: bySize((size) => byVariant((name) => ratios(measured(size).medians[name], measured(size).medians.floor))),
+    oursToPowertools: bySize((size) => ratios(measured(size).medians.ours, measured(size).medians.powertools)),
+    meanMicrosPerEvent: bySize((size) => byVariant((name) => perRound(measured(size).means[name]))),
+    meanToFloor: bySize((size) => byVariant((name) => ratios(measured(size).means[name], measured(size).means.floor))),
+    commandsPerEvent: bySize((size) => measured(size).commandsPerEvent),
     maxRssMiB,
     unitCosts: await measureUnitCosts(bench),
   };

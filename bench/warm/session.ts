@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Plugin } from "esbuild";
 import { buildHandler, buildHarness, repoRoot, type BuildEntry } from "../shared/build.ts";
 import { converse, tail, type Conversation } from "../shared/processes.ts";
+import { rotation, summarize } from "../shared/stats.ts";
 import type { SizeName, WarmEvents, WarmPlanFile, WarmReply, WarmRequest } from "./protocol.ts";
 
 /*
@@ -104,4 +105,69 @@ export async function startWarm(options: {
 
 function strings(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+}
+
+/** How one size is measured in a warm child (see warm/measure.ts for why each part is there). */
+export interface RoundPlan {
+  /** Events per batch; CPU is read around a batch, never one event. */
+  batchEvents: number;
+  /** Batches per handler in a round, interleaved with the other handlers' batches. */
+  batchesPerRound: number;
+  /** Events per handler run and thrown away first, as a warm container has long run. */
+  warmupEvents: number;
+  rounds: number;
+}
+
+/** Per measured round and handler: its median batch and its mean (all CPU ÷ events), µs per event. */
+export interface RoundSeries<Name extends string> {
+  medians: Record<Name, number[]>;
+  means: Record<Name, number[]>;
+  /** DynamoDB commands replayed per event in the last batch, per handler. */
+  commandsPerEvent: Record<Name, number>;
+}
+
+function perName<Name extends string, T>(names: readonly Name[], make: () => T): Record<Name, T> {
+  return Object.fromEntries(names.map((name) => [name, make()])) as Record<Name, T>;
+}
+
+/**
+ * Runs the warm-up and then `plan.rounds` rounds of one size: in each, every handler's batches
+ * in turn, the order rotated every batch so no handler always runs first or after the same one.
+ */
+export async function interleavedRounds<Name extends string>(
+  warm: WarmProcess,
+  names: readonly Name[],
+  size: SizeName,
+  plan: RoundPlan,
+  progress: (message: string) => void,
+): Promise<RoundSeries<Name>> {
+  const series: RoundSeries<Name> = {
+    medians: perName(names, (): number[] => []),
+    means: perName(names, (): number[] => []),
+    commandsPerEvent: perName(names, () => 0),
+  };
+  const warmupRounds = Math.ceil(plan.warmupEvents / (plan.batchesPerRound * plan.batchEvents));
+  for (let round = 0; round < warmupRounds + plan.rounds; round += 1) {
+    const measured = round - warmupRounds + 1;
+    if (round === 0) progress(`${size}: warm-up`);
+    else if (measured >= 1) progress(`${size}: round ${measured}/${plan.rounds}`);
+    const batches = perName(names, (): number[] => []);
+    const cpu = perName(names, () => 0);
+    const counted = perName(names, () => 0);
+    for (let b = 0; b < plan.batchesPerRound; b += 1) {
+      for (const name of rotation(names, round * plan.batchesPerRound + b)) {
+        const result = await warm.batch(name, size, plan.batchEvents);
+        batches[name].push(result.cpuMicros / result.events);
+        cpu[name] += result.cpuMicros;
+        counted[name] += result.events;
+        series.commandsPerEvent[name] = result.replayedCommands / result.events;
+      }
+    }
+    if (measured < 1) continue;
+    for (const name of names) {
+      series.medians[name].push(summarize(batches[name]).median);
+      series.means[name].push(cpu[name] / counted[name]);
+    }
+  }
+  return series;
 }
