@@ -25,7 +25,10 @@ const howToRead = `Each figure is a median (p25–p75) over repeated runs. Every
 ratios taken run by run (round by round for warm CPU, pair by pair for the burst), ours and the baseline
 measured back to back in the same run, so a slow spell on this shared machine hits both sides of it; a
 ratio without a range divides two single figures (bytes) or two medians (peak RSS). "report" marks figures
-without a target. Rows starting with "…" break the row above them down.`;
+without a target. Rows starting with "…" break the row above them down. Figures of two runs, or of two
+versions of this file, differ with the machine and with the method; to tell whether a change made ours
+slower, \`npm run bench:compare -- <commit>\` measures the deployed entry at that commit beside this one in a
+single run.`;
 
 const reading = `## Reading the table
 
