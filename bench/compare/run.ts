@@ -143,10 +143,12 @@ try {
   try {
     for (const size of sizes) {
       const series = await interleavedRounds(warm, names, size, plans[size], progress);
-      const first = series.medians[names[0] ?? ""] ?? [];
-      const floor = series.medians.floor ?? [];
+      const first = series.medians[sources[0]?.name ?? ""];
+      const floor = series.medians.floor;
+      if (!first || !floor) throw new Error("bench:compare: no rounds measured");
       for (const name of names) {
-        const medians = series.medians[name] ?? [];
+        const medians = series.medians[name];
+        if (!medians) throw new Error(`bench:compare: no rounds of ${name}`);
         results.cpuMicrosPerEvent[size][name] = summarize(medians);
         results.toFirst[size][name] = summarize(pairedRatios(medians, first));
         results.toFloor[size][name] = summarize(pairedRatios(medians, floor));
@@ -157,14 +159,20 @@ try {
     await warm.stop().catch(() => 0);
   }
 
+  const cell = <T>(values: Record<string, T>, name: string): T => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`bench:compare: no figure for ${name}`);
+    return value;
+  };
+  const row = (label: string, format: (name: string) => string) => `| ${label} | ${names.map(format).join(" | ")} |`;
   const lines = [
-    `| Warm CPU per event, µs | ${names.join(" | ")} |`,
+    row("Warm CPU per event, µs", (name) => name),
     `|${[...names, ""].map(() => " --- ").join("|")}|`,
     ...sizes.flatMap((size) => [
-      `| ${size} event | ${names.map((n) => spread(results.cpuMicrosPerEvent[size][n] ?? summarize([0]))).join(" | ")} |`,
-      `| … ÷ ${names[0]} | ${names.map((n) => ratio(results.toFirst[size][n] ?? summarize([0]))).join(" | ")} |`,
-      `| … ÷ floor | ${names.map((n) => ratio(results.toFloor[size][n] ?? summarize([0]))).join(" | ")} |`,
-      `| … DynamoDB commands per event | ${names.map((n) => amount(results.commandsPerEvent[size][n] ?? 0)).join(" | ")} |`,
+      row(`${size} event`, (name) => spread(cell(results.cpuMicrosPerEvent[size], name))),
+      row(`… ÷ ${names[0]}`, (name) => ratio(cell(results.toFirst[size], name))),
+      row("… ÷ floor", (name) => ratio(cell(results.toFloor[size], name))),
+      row("… DynamoDB commands per event", (name) => amount(cell(results.commandsPerEvent[size], name))),
     ]),
   ];
   console.log(`\nmedian (p25–p75) over ${plans.small.rounds} rounds; ratios are medians of per-round ratios.\n\n${lines.join("\n")}\n`);
