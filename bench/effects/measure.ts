@@ -17,7 +17,7 @@ import type { Workbench } from "../shared/workbench.ts";
 import { buildReplayHandler, buildWarmHarness, interleavedRounds, pinnableCpu, startWarm, type RoundSeries } from "../warm/session.ts";
 
 /*
- * What a handler that acts costs (#13): a staged DynamoDB write, committed with the ledger's
+ * What a handler that acts costs: a staged DynamoDB write, committed with the ledger's
  * completion in one TransactWriteItems, against the same handler staging nothing; and the cold
  * start of ours with a Stripe API key, whose client is built only when a handler first calls
  * the API. dynalite has no transactions, so this measurement runs against DynamoDB Local, and a

@@ -48,7 +48,9 @@ const reading = `## Reading the table
   rows add the garbage collections and interruptions that land in the batches, which is why they are
   higher and spread wider. The small event's ratio also moves with what else runs on the machine: the
   floor's work, mostly that rebuilding, slows more than ours when other processes contend for memory,
-  so its spread widens on a busy machine however the rounds are cut.
+  so its spread widens on a busy machine however the rounds are cut. It moves with the other handlers in
+  the process as well (they share one heap), so \`npm run bench:compare\`, which holds other handlers, gives
+  its own ours ÷ floor for the same code: compare ratios within one table, never across the two.
 - **Requests.** The figure in parentheses is what a duplicate costs on an engine that does not return the
   item with a failed condition (plain dynalite): a read after the failed write.
 - **Burst.** Each handler shares one thread with the receiver and dynalite, whose request handling takes
