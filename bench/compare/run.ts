@@ -14,8 +14,8 @@ import {
   buildWarmHarness,
   interleavedRounds,
   pinnableCpu,
+  roundPlans,
   startWarm,
-  type RoundPlan,
   type WarmHandler,
 } from "../warm/session.ts";
 
@@ -85,12 +85,7 @@ function sstLinks(secret: string, table: string): Record<string, string> {
 }
 
 const sizes: SizeName[] = ["small", "large"];
-const plans: Record<SizeName, RoundPlan> = smoke
-  ? { small: { batchEvents: 4, batchesPerRound: 3, warmupEvents: 12, rounds: 2 }, large: { batchEvents: 2, batchesPerRound: 3, warmupEvents: 6, rounds: 2 } }
-  : {
-      small: { batchEvents: 20, batchesPerRound: 160, warmupEvents: 6000, rounds: 10 },
-      large: { batchEvents: 4, batchesPerRound: 40, warmupEvents: 1200, rounds: 10 },
-    };
+const plans = roundPlans(smoke);
 
 export interface CompareResults {
   /** The columns in order: each commit (short sha), then "checkout", then "floor". */
@@ -127,8 +122,8 @@ try {
     });
   }
   const events = {
-    small: Array.from({ length: smoke ? 4 : 40 }, () => functionUrlEvent(smallPayload(), bench.secret)),
-    large: Array.from({ length: smoke ? 2 : 10 }, () => functionUrlEvent(largePayload(), bench.secret)),
+    small: Array.from({ length: plans.small.distinct }, () => functionUrlEvent(smallPayload(), bench.secret)),
+    large: Array.from({ length: plans.large.distinct }, () => functionUrlEvent(largePayload(), bench.secret)),
   };
   progress("recording each handler's DynamoDB results");
   const warm = await startWarm({

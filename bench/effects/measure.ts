@@ -14,7 +14,7 @@ import { pairedRatios, rotation, summarize, type Summary } from "../shared/stats
 import { ratio, spread, verdict, type Row } from "../shared/table.ts";
 import { variant } from "../shared/variants.ts";
 import type { Workbench } from "../shared/workbench.ts";
-import { buildReplayHandler, buildWarmHarness, interleavedRounds, pinnableCpu, startWarm, type RoundSeries } from "../warm/session.ts";
+import { buildReplayHandler, buildWarmHarness, interleavedRounds, pinnableCpu, roundPlans, startWarm, type RoundSeries } from "../warm/session.ts";
 
 /*
  * What a handler that acts costs: a staged DynamoDB write, committed with the ledger's
@@ -183,9 +183,7 @@ async function measureWarm(
   bench: Workbench,
   handlers: Record<"plain" | "effect", { bundle: string; env: NodeJS.ProcessEnv }>,
 ): Promise<NonNullable<EffectResults["warmMicros"]>> {
-  const plan = bench.smoke
-    ? { distinct: 4, batchEvents: 4, batchesPerRound: 3, warmupEvents: 12, rounds: 2 }
-    : { distinct: 40, batchEvents: 20, batchesPerRound: 160, warmupEvents: 6000, rounds: 10 };
+  const plan = roundPlans(bench.smoke).small;
   const names = ["plain", "effect"] as const;
   const events = { small: Array.from({ length: plan.distinct }, () => functionUrlEvent(smallPayload(), bench.secret)), large: [] };
   bench.progress("effects: warm CPU, recording against DynamoDB Local");

@@ -4,12 +4,12 @@ import { buildHandler } from "../shared/build.ts";
 import { deliveryHeaders, functionUrlEvent, largePayload, smallPayload, type Payload } from "../shared/events.ts";
 import { defineMeasurement } from "../shared/measurement.ts";
 import { runReporting } from "../shared/processes.ts";
-import { summarize, type Summary } from "../shared/stats.ts";
+import { pairedRatios, summarize, type Summary } from "../shared/stats.ts";
 import { amount, kib, perVariant, ratio, spread, verdict } from "../shared/table.ts";
 import { byVariant, variants, type VariantName } from "../shared/variants.ts";
 import type { Workbench } from "../shared/workbench.ts";
 import type { SizeName, UnitCostInput, UnitCosts, WarmEvents } from "./protocol.ts";
-import { buildReplayHandler, buildWarmHarness, interleavedRounds, pinnableCpu, startWarm, type RoundSeries, type WarmProcess } from "./session.ts";
+import { buildReplayHandler, buildWarmHarness, interleavedRounds, pinnableCpu, roundPlans, startWarm, type RoundPlan, type RoundSeries, type WarmProcess } from "./session.ts";
 
 /*
  * Warm CPU per event without DynamoDB I/O (and the peak RSS of a warm process). All variants
@@ -20,49 +20,14 @@ import { buildReplayHandler, buildWarmHarness, interleavedRounds, pinnableCpu, s
  */
 
 interface WarmPlan {
-  /** Distinct events per size, recorded once; batches cycle through them. */
-  distinct: Record<SizeName, number>;
-  /**
-   * Events per batch. CPU is read around a batch, never one event; batches are short enough
-   * that most run undisturbed by a collection or an interruption, so their median is the work.
-   */
-  batchEvents: Record<SizeName, number>;
-  /**
-   * Batches per variant in a round, interleaved with the other variants' batches. A round must
-   * span several of the shared heap's collection cycles: allocation-heavy code (the SDK's
-   * default client rebuilds its middleware stack on every send) runs slower while V8 marks,
-   * and a round that caught more marking than the next would move the ratios with it.
-   */
-  batchesPerRound: Record<SizeName, number>;
-  /**
-   * Events per variant run and thrown away before a size's first round: V8 keeps optimizing
-   * the handlers for thousands of events, and a warm Lambda container has long done so.
-   */
-  warmupEvents: Record<SizeName, number>;
-  rounds: number;
+  /** Each size's rounds (session.ts). */
+  sizes: Record<SizeName, RoundPlan>;
   /** Events of each size a variant runs alone in a process of its own for its peak RSS. */
   rssEvents: Record<SizeName, number>;
 }
 
 function warmPlan(smoke: boolean): WarmPlan {
-  if (smoke) {
-    return {
-      distinct: { small: 4, large: 2 },
-      batchEvents: { small: 4, large: 2 },
-      batchesPerRound: { small: 3, large: 3 },
-      warmupEvents: { small: 12, large: 6 },
-      rounds: 2,
-      rssEvents: { small: 8, large: 4 },
-    };
-  }
-  return {
-    distinct: { small: 40, large: 10 },
-    batchEvents: { small: 20, large: 4 },
-    batchesPerRound: { small: 160, large: 40 },
-    warmupEvents: { small: 6000, large: 1200 },
-    rounds: 10,
-    rssEvents: { small: 1000, large: 200 },
-  };
+  return { sizes: roundPlans(smoke), rssEvents: smoke ? { small: 8, large: 4 } : { small: 1000, large: 200 } };
 }
 
 /** A figure per round and its summary over the rounds. */
@@ -121,7 +86,7 @@ function perRound(rounds: number[]): PerRound {
 
 /** Per-round ratios of one series to another measured in the same rounds. */
 function ratios(of: readonly number[], to: readonly number[]): PerRound {
-  return perRound(of.map((value, i) => value / (to[i] ?? Number.NaN)));
+  return perRound(pairedRatios(of, to));
 }
 
 async function measureWarm(bench: Workbench): Promise<WarmResults> {
@@ -133,7 +98,7 @@ async function measureWarm(bench: Workbench): Promise<WarmResults> {
   const bundles = Object.fromEntries(built) as Record<VariantName, string>;
   // The same events for every variant: the same work, each against its own table.
   const events = Object.fromEntries(
-    sizes.map((size) => [size, Array.from({ length: plan.distinct[size] }, () => functionUrlEvent(payloadOf[size](), bench.secret))]),
+    sizes.map((size) => [size, Array.from({ length: plan.sizes[size].distinct }, () => functionUrlEvent(payloadOf[size](), bench.secret))]),
   ) as WarmEvents;
   const names = variants.map((v) => v.name);
   const start = (cpu: number | undefined, only: readonly VariantName[]): Promise<WarmProcess> =>
@@ -153,13 +118,7 @@ async function measureWarm(bench: Workbench): Promise<WarmResults> {
   try {
     // One size at a time, each warmed up on its own events.
     for (const size of sizes) {
-      const sizePlan = {
-        batchEvents: plan.batchEvents[size],
-        batchesPerRound: plan.batchesPerRound[size],
-        warmupEvents: plan.warmupEvents[size],
-        rounds: plan.rounds,
-      };
-      series[size] = await interleavedRounds(shared, names, size, sizePlan, (message) => bench.progress(`warm ${message}`));
+      series[size] = await interleavedRounds(shared, names, size, plan.sizes[size], (message) => bench.progress(`warm ${message}`));
     }
   } finally {
     await shared.stop().catch(() => 0);
@@ -178,7 +137,7 @@ async function measureWarm(bench: Workbench): Promise<WarmResults> {
     const alone = await start(undefined, [name]);
     try {
       for (const size of sizes) {
-        for (let done = 0; done < plan.rssEvents[size]; done += plan.batchEvents[size]) await alone.batch(name, size, plan.batchEvents[size]);
+        for (let done = 0; done < plan.rssEvents[size]; done += plan.sizes[size].batchEvents) await alone.batch(name, size, plan.sizes[size].batchEvents);
       }
     } finally {
       maxRssMiB[name] = (await alone.stop().catch(() => 0)) / 1024;
@@ -235,7 +194,7 @@ export const warm = defineMeasurement({
       return [
         {
           section: 3,
-          measure: `Warm CPU per event, ${kib(results.payloadBytes[size])} event (median batch of ${plan.batchEvents[size]}), µs`,
+          measure: `Warm CPU per event, ${kib(results.payloadBytes[size])} event (median batch of ${plan.sizes[size].batchEvents}), µs`,
           values: perVariant((n) => spread(cpuMicrosPerEvent[size][n].summary)),
           ratios: {
             oursToFloor: ratio(oursToFloor),

@@ -107,15 +107,42 @@ function strings(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
 }
 
-/** How one size is measured in a warm child (see warm/measure.ts for why each part is there). */
+/** How one size is measured in a warm child. */
 export interface RoundPlan {
-  /** Events per batch; CPU is read around a batch, never one event. */
+  /** Distinct events, recorded once; batches cycle through them. */
+  distinct: number;
+  /**
+   * Events per batch. CPU is read around a batch, never one event; batches are short enough
+   * that most run undisturbed by a collection or an interruption, so their median is the work.
+   */
   batchEvents: number;
-  /** Batches per handler in a round, interleaved with the other handlers' batches. */
+  /**
+   * Batches per handler in a round, interleaved with the other handlers' batches. A round must
+   * span several of the shared heap's collection cycles: allocation-heavy code (the SDK's
+   * default client rebuilds its middleware stack on every send) runs slower while V8 marks,
+   * and a round that caught more marking than the next would move the ratios with it.
+   */
   batchesPerRound: number;
-  /** Events per handler run and thrown away first, as a warm container has long run. */
+  /**
+   * Events per handler run and thrown away before the first round: V8 keeps optimizing the
+   * handlers for thousands of events, and a warm Lambda container has long done so.
+   */
   warmupEvents: number;
   rounds: number;
+}
+
+/** The plan of each size, the same wherever warm CPU is measured; BENCH_SMOKE's only proves it runs. */
+export function roundPlans(smoke: boolean): Record<SizeName, RoundPlan> {
+  if (smoke) {
+    return {
+      small: { distinct: 4, batchEvents: 4, batchesPerRound: 3, warmupEvents: 12, rounds: 2 },
+      large: { distinct: 2, batchEvents: 2, batchesPerRound: 3, warmupEvents: 6, rounds: 2 },
+    };
+  }
+  return {
+    small: { distinct: 40, batchEvents: 20, batchesPerRound: 160, warmupEvents: 6000, rounds: 10 },
+    large: { distinct: 10, batchEvents: 4, batchesPerRound: 40, warmupEvents: 1200, rounds: 10 },
+  };
 }
 
 /** Per measured round and handler: its median batch and its mean (all CPU ÷ events), µs per event. */
