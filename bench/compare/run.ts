@@ -1,13 +1,15 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startDynalite } from "@stripe-webhooks/testing/engines";
+import { newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
 import { repoRoot } from "../shared/build.ts";
 import { handlerEnvironment } from "../shared/environment.ts";
 import { functionUrlEvent, largePayload, smallPayload } from "../shared/events.ts";
 import { pairedRatios, summarize, type Summary } from "../shared/stats.ts";
 import { amount, ratio, spread } from "../shared/table.ts";
 import { variant } from "../shared/variants.ts";
-import { openWorkbench } from "../shared/workbench.ts";
 import type { SizeName } from "../warm/protocol.ts";
 import {
   buildReplayHandler,
@@ -101,7 +103,9 @@ export interface CompareResults {
 const started = performance.now();
 const progress = (message: string) => process.stderr.write(`[compare ${((performance.now() - started) / 1000).toFixed(0)}s] ${message}\n`);
 const shas = commits.map(resolveCommit);
-const bench = await openWorkbench(true, progress);
+// Scratch for worktrees and bundles, one dynalite for every handler's table: all the bench's
+// workbench would give, without building the four variants this does not measure.
+const bench = { dir: mkdtempSync(join(tmpdir(), "stripe-webhooks-compare-")), engine: await startDynalite(), secret: newWebhookSecret() };
 try {
   const sources = [
     ...shas.map((sha) => ({ name: sha.slice(0, 12), entry: join(checkout(sha, join(bench.dir, "trees")), deployedEntry), links: true })),
@@ -181,6 +185,7 @@ try {
     }
   }
   git("worktree", "prune");
-  await bench.close();
+  await bench.engine.stop();
+  rmSync(bench.dir, { recursive: true, force: true });
 }
 process.exit(0);
