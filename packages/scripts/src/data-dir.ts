@@ -37,6 +37,8 @@ export interface ReceiverState {
   /** "env" when STRIPE_WEBHOOK_SECRET was given, so the stored secret does not apply. */
   secretSource: "env" | "stored";
   startedAt: string;
+  /** The `stripe listen` it runs, if any: a receiver killed outright cannot stop it. */
+  stripeListenPid?: number;
 }
 
 function statePath(dataDir: string): string {
@@ -64,6 +66,27 @@ export function readReceiverState(dataDir: string): ReceiverState | undefined {
     return undefined;
   }
   return processAlive(state.pid) ? state : undefined;
+}
+
+/**
+ * The `stripe listen` a receiver that is no longer running left behind: one killed outright
+ * (SIGKILL, a crash of the terminal) never stopped its CLI, which goes on forwarding Stripe's
+ * events to a dead port. Its process id and the URL it forwards to; undefined when there is none,
+ * or when that process is gone.
+ */
+export function leftoverStripeListen(dataDir: string): { pid: number; forwardTo: string } | undefined {
+  const path = statePath(dataDir);
+  if (!existsSync(path)) return undefined;
+  let state: Partial<ReceiverState>;
+  try {
+    state = JSON.parse(readFileSync(path, "utf8")) as Partial<ReceiverState>;
+  } catch {
+    return undefined;
+  }
+  const { pid, stripeListenPid, url } = state;
+  if (typeof stripeListenPid !== "number" || typeof url !== "string") return undefined;
+  if (typeof pid === "number" && processAlive(pid)) return undefined;
+  return processAlive(stripeListenPid) ? { pid: stripeListenPid, forwardTo: url } : undefined;
 }
 
 export function writeReceiverState(dataDir: string, state: ReceiverState): void {

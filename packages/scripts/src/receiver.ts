@@ -8,6 +8,7 @@ import { runMain, UsageError } from "./cli.ts";
 import {
   defaultDataDir,
   dynamoDataPath,
+  leftoverStripeListen,
   readReceiverState,
   removeReceiverState,
   writeReceiverState,
@@ -17,7 +18,7 @@ import { dynamoClient, ensureLedgerTable, startDynalite } from "./local-dynamo.t
 import { configureHandlerLogLevel, readConfig, type Config } from "./receiver-config.ts";
 import { createReceiverServer, type Invoke } from "./receiver-server.ts";
 import { loadOrCreateSecret } from "./secrets.ts";
-import { checkApiKey, describeSecret, startStripeListen, stripeCliBinary, type StripeListen } from "./stripe-cli.ts";
+import { checkApiKey, describeSecret, startStripeListen, stopLeftoverListen, stripeCliBinary, type StripeListen } from "./stripe-cli.ts";
 
 /*
  * `npm start`: the webhook pipeline on this machine. An HTTP server turns requests into Lambda
@@ -93,6 +94,10 @@ async function main(): Promise<number> {
       `another receiver (pid ${running.pid}, ${running.url}) is using ${config.dataDir}. ` +
         "Stop it, or give this one its own DATA_DIR.",
     );
+  }
+  const leftover = leftoverStripeListen(config.dataDir);
+  if (leftover && stopLeftoverListen(leftover.pid, leftover.forwardTo)) {
+    console.log(`stopped stripe listen (pid ${leftover.pid}), left forwarding to ${leftover.forwardTo} by a receiver that was killed`);
   }
   // A malformed or live key is a setting to fix before anything starts; a key Stripe refuses
   // later only costs the forwarding.
@@ -195,6 +200,7 @@ async function main(): Promise<number> {
       persisted: embedded !== undefined && !config.memory,
       secretSource: config.envSecrets ? "env" : "stored",
       startedAt: new Date().toISOString(),
+      ...(stripeListen?.pid === undefined ? {} : { stripeListenPid: stripeListen.pid }),
     });
 
     const where = embedded

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -117,6 +117,24 @@ function failureReason(lines: readonly string[], apiKey: string | undefined, wha
     .at(-1);
   const shown = last === undefined ? "no output" : last.length > 200 ? `${last.slice(0, 197)}...` : last;
   return redact(`${what} failed: ${shown}`, apiKey);
+}
+
+/**
+ * Stops a `stripe listen` a killed receiver left running (see `leftoverStripeListen`), after
+ * checking by its command line that the process id still names one forwarding to `forwardTo`:
+ * a recycled id of another process is left alone. True when it was stopped.
+ */
+export function stopLeftoverListen(pid: number, forwardTo: string): boolean {
+  // `ps -o command=` prints the full command line on Linux and macOS alike.
+  const shown = spawnSync("ps", ["-o", "command=", "-p", String(pid)], { encoding: "utf8" });
+  const command = shown.status === 0 ? shown.stdout : "";
+  if (!/\blisten\b/.test(command) || !command.includes(`--forward-to ${forwardTo}`)) return false;
+  try {
+    process.kill(pid, "SIGTERM");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function apiBaseArgs(env: NodeJS.ProcessEnv): string[] {

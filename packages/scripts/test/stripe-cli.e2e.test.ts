@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer, type AddressInfo } from "node:net";
 import { buildEvent } from "@stripe-webhooks/scripts/stripe-events";
@@ -84,6 +85,21 @@ function expectNothingSecret(output: string): void {
   expect(output).not.toMatch(/t=\d+,v1=/);
 }
 
+/** Whether `pid` runs: a zombie (exited, not yet reaped by whoever adopted it) does not. */
+function running(pid: number): boolean {
+  if (!processAlive(pid)) return false;
+  const shown = spawnSync("ps", ["-o", "stat=", "-p", String(pid)], { encoding: "utf8" });
+  return shown.status === 0 && !shown.stdout.trim().startsWith("Z");
+}
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function closedPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
@@ -139,6 +155,34 @@ describe("npm start with STRIPE_API_KEY: the Stripe CLI as the local loop", () =
     expect(processAlive(cliPid)).toBe(false);
     await standin.disconnected();
     expectNothingSecret(receiver.output());
+  });
+
+  it("stops, on the next start, the stripe listen a receiver killed outright left forwarding", { timeout: 90_000 }, async () => {
+    // Prepare: a receiver with the CLI, killed so that it cannot stop its child.
+    const data = tempDataDir();
+    const env = { ...cliEnv(apiKey), DATA_DIR: data.dir, PORT: "0" };
+    const killed = await startReceiver(env, ["--memory"]);
+    cleanups.push(() => {
+      killed.kill();
+      data.remove();
+    });
+    const orphan = Number(/stripe listen \(pid (\d+)\) forwards/.exec(killed.output())?.[1]);
+    expect(orphan).toBeGreaterThan(0);
+    await killed.stop("SIGKILL");
+    expect(running(orphan)).toBe(true);
+
+    // Act
+    const next = await startReceiver(env, ["--memory"]);
+    cleanups.push(() => next.kill());
+
+    // Assess: the orphan is stopped and named; the new receiver runs its own CLI.
+    expect(next.output()).toContain(`stopped stripe listen (pid ${orphan}), left forwarding to ${killed.url} by a receiver that was killed`);
+    await until(() => !running(orphan));
+    const own = Number(/stripe listen \(pid (\d+)\) forwards/.exec(next.output())?.[1]);
+    expect(own).toBeGreaterThan(0);
+    expect(own).not.toBe(orphan);
+    expect((await next.stop("SIGTERM")).code).toBe(0);
+    expectNothingSecret(next.output());
   });
 
   it("with a key Stripe refuses: starts on its local secret and says why in one line", { timeout: 60_000 }, async () => {

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import {
   redact,
   runStripeTrigger,
   startStripeListen,
+  stopLeftoverListen,
   stripeCliBinary,
 } from "../src/stripe-cli.ts";
 
@@ -205,5 +207,20 @@ describe("runStripeTrigger", () => {
     expect(code).toBe(1);
     expect(readFileSync(cli.calls, "utf8")).toContain("args: trigger invoice.paid --color off --api-base http://127.0.0.1:9\n");
     expect(out.lines.sort()).toEqual([`${linePrefix}Running fixture for: customer`, `${linePrefix}Trigger failed: sk_test_…`]);
+  });
+});
+
+describe("stopLeftoverListen", () => {
+  it("leaves alone a process whose id was recycled by something that is not that stripe listen", async () => {
+    const forwardTo = "http://127.0.0.1:3000/stripe/webhook";
+    const other = spawn("sleep", ["30"], { stdio: "ignore" });
+    const pid = other.pid ?? 0;
+    try {
+      expect(stopLeftoverListen(pid, forwardTo)).toBe(false);
+      expect(stopLeftoverListen(process.pid, forwardTo)).toBe(false);
+      expect(processAlive(pid)).toBe(true);
+    } finally {
+      other.kill();
+    }
   });
 });
