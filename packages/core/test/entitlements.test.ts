@@ -222,6 +222,32 @@ describeEachEngine("entitlements", (engine, definition) => {
       expect(await listEntitlements(client, tableName, { customer: "cus_nobody" })).toEqual([]);
     });
 
+    it("fetches a connected account's subscription on that account (Stripe-Account), a platform's own without", async () => {
+      // Prepare
+      const app = start();
+      const [direct, connected] = [uniqueId("cus_acct"), uniqueId("cus_acct")];
+      const changes = {
+        direct: { subscription: uniqueId("sub_direct"), status: "active", price: "price_basic", periodEnd: 1_800_000_000, cancelAtPeriodEnd: false },
+        connected: { subscription: uniqueId("sub_connected"), status: "active", price: "price_basic", periodEnd: 1_800_000_000, cancelAtPeriodEnd: false },
+      } satisfies Record<string, Change>;
+      apply(direct, changes.direct);
+      apply(connected, changes.connected);
+      const account = uniqueId("acct_connected");
+
+      // Act
+      const own = await app.handleWebhook(delivery(eventAbout("customer.subscription.updated", changes.direct, direct, false)));
+      const theirs = await app.handleWebhook(
+        delivery({ ...eventAbout("customer.subscription.updated", changes.connected, connected, false), account }),
+      );
+
+      // Assess
+      expect([own.statusCode, theirs.statusCode]).toEqual([200, 200]);
+      const retrievals = (subscription: string) =>
+        double.requests.filter((request) => request.path === `/v1/subscriptions/${subscription}`).map((request) => request.stripeAccount);
+      expect(retrievals(changes.direct.subscription)).toEqual([undefined]);
+      expect(retrievals(changes.connected.subscription)).toEqual([account]);
+    });
+
     it("ranks active and trialing over past due, paused, incomplete and canceled; then the later period end", () => {
       const state = (id: string, status: Stripe.Subscription.Status, currentPeriodEnd: number | null): SubscriptionState => ({
         id,

@@ -49,7 +49,8 @@ import { defaultFixturesPath } from "@stripe-webhooks/scripts/stripe-events";
  *   answered, a connection closed without an answer.
  *
  * Where it does not: no writes but refunds, no `expand` (accepted and ignored), no search, no
- * rate limit of its own, no Connect (`Stripe-Account`), idempotency keys never expire, and
+ * rate limit of its own, no Connect (`Stripe-Account` is recorded, but every account sees the same
+ * objects), idempotency keys never expire, and
  * permission names in 403 messages follow Stripe's `rak_<resource>_read` pattern without being
  * checked against Stripe's list.
  */
@@ -111,6 +112,8 @@ export interface RecordedStripeRequest {
   query: URLSearchParams;
   stripeVersion: string | undefined;
   idempotencyKey: string | undefined;
+  /** `Stripe-Account`: the connected account a platform's request acts on, if any. */
+  stripeAccount: string | undefined;
   /** The form-encoded parameters of a POST (empty for other methods). */
   form: URLSearchParams;
   userAgent: string | undefined;
@@ -703,6 +706,7 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
       query: new URLSearchParams(url.searchParams),
       stripeVersion: header(request, "stripe-version"),
       idempotencyKey: header(request, "idempotency-key"),
+      stripeAccount: header(request, "stripe-account"),
       form: new URLSearchParams(request.method === "POST" ? body : ""),
       userAgent: header(request, "user-agent"),
       clientUserAgent: header(request, "x-stripe-client-user-agent"),
