@@ -1,4 +1,4 @@
-import { GetItemCommand, UpdateItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ConditionalCheckFailedException, GetItemCommand, UpdateItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type Stripe from "stripe";
 import type { WebhookApp } from "./app.ts";
 import { eventCatalog } from "./catalog.ts";
@@ -238,13 +238,13 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
     const reached = Math.min(to, oldestUnsettled ?? to);
     report.watermark = Math.max(reached, previous?.watermark ?? reached);
   }
-  await state.write(report, new Date(now()).toISOString());
+  await state.write(report, new Date(now()).toISOString(), complete);
   return report;
 
   async function interrupted(error: StripeUnavailableError): Promise<ReconcileReport> {
     report.stoppedBy = "stripe-unavailable";
     deps.logger.warn("Stripe's API asked the reconciler to back off; the next run resumes", { error: errorSummary(error) });
-    await state.write(report, new Date(now()).toISOString());
+    await state.write(report, new Date(now()).toISOString(), false);
     return report;
   }
 }
@@ -294,22 +294,40 @@ function createStateStore(dynamo: DynamoDBClient, tableName: string, endpointId:
         ...(lastRun === undefined ? {} : { lastRun: JSON.parse(lastRun) as ReconcilerState["lastRun"] }),
       };
     },
-    async write(report: ReconcileReport, at: string): Promise<void> {
+    /**
+     * Records the run; with `advance`, also its watermark, which only ever moves forward. Runs can
+     * overlap (a slow scheduled run and the next one, or `npm run reconcile`): a run that read an
+     * older watermark and ends later must not move it back, which would cost the next runs a
+     * longer sweep. A run that did not complete records no watermark at all.
+     */
+    async write(report: ReconcileReport, at: string, advance: boolean): Promise<void> {
       const { endpoint: _endpoint, watermark, ...lastRun } = report;
-      const values: Record<string, { S: string } | { N: string }> = {
-        ":at": { S: at },
-        ":run": { S: JSON.stringify(lastRun) },
-      };
-      let update = "SET lastRunAt = :at, lastRun = :run";
-      if (watermark !== undefined) {
-        update += ", watermark = :watermark";
-        values[":watermark"] = { N: String(watermark) };
-      }
-      await dynamo
-        .send(new UpdateItemCommand({ TableName: tableName, Key: key, UpdateExpression: update, ExpressionAttributeValues: values }))
-        .catch((error: unknown) => {
+      const run = { ":at": { S: at }, ":run": { S: JSON.stringify(lastRun) } };
+      const send = (command: UpdateItemCommand) =>
+        dynamo.send(command).catch((error: unknown) => {
           throw new LedgerUnavailableError("reconciler state write", error);
         });
+      const recordRun = () =>
+        send(new UpdateItemCommand({ TableName: tableName, Key: key, UpdateExpression: "SET lastRunAt = :at, lastRun = :run", ExpressionAttributeValues: run }));
+      if (!advance || watermark === undefined) {
+        await recordRun();
+        return;
+      }
+      try {
+        await dynamo.send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: key,
+            UpdateExpression: "SET lastRunAt = :at, lastRun = :run, watermark = :watermark",
+            ConditionExpression: "attribute_not_exists(watermark) OR watermark <= :watermark",
+            ExpressionAttributeValues: { ...run, ":watermark": { N: String(watermark) } },
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw new LedgerUnavailableError("reconciler state write", error);
+        // Another run advanced it further meanwhile: keep theirs, record this run.
+        await recordRun();
+      }
     },
   };
 }

@@ -470,6 +470,66 @@ describeEachEngine("reconciler", (engine) => {
       },
     );
 
+    it("a run cut short after an overlapping run advanced the watermark leaves the newer watermark", async () => {
+      // Prepare: a first complete run, then a day of undelivered events, two pages' worth.
+      const s = await scenario();
+      s.addEvent(s.nowSeconds() - hour);
+      expect(await s.run()).toMatchObject({ stoppedBy: undefined });
+      const older = (await s.state())?.watermark;
+      s.clock.ms += day * 1000;
+      const now = s.nowSeconds();
+      Array.from({ length: 150 }, (_, index) => s.addEvent(now - 1_000 - index, { delivered: false }));
+      // While the slow run handles its first event, another run completes; then Stripe rate-limits
+      // the slow run's next page.
+      let overlapping: ReconcileReport | undefined;
+      let overlapped = false;
+      s.handlers.onRun(async () => {
+        if (overlapped) return;
+        overlapped = true;
+        overlapping = await s.run();
+        s.double.failNext({ fault: "rate-limit", path: "/v1/events" });
+      });
+
+      // Act
+      const slow = await s.run();
+
+      // Assess
+      expect(overlapping).toMatchObject({ stoppedBy: undefined, failed: 0 });
+      const newer = overlapping?.watermark ?? Number.NaN;
+      expect(newer).toBeGreaterThan(older ?? Number.POSITIVE_INFINITY);
+      expect(slow.stoppedBy).toBe("stripe-unavailable");
+      expect((await s.state())?.watermark).toBe(newer);
+      expect((await s.state())?.lastRun?.stoppedBy).toBe("stripe-unavailable");
+    });
+
+    it("a complete run that ends after an overlapping run advanced the watermark further leaves the newer one", async () => {
+      // Prepare: one missed event; the slow run's handler stalls past its lease, and the next
+      // run takes the event over and completes meanwhile.
+      const s = await scenario({ leaseSeconds: 60 });
+      s.addEvent(s.nowSeconds() - 2 * hour, { delivered: false });
+      let overlapping: ReconcileReport | undefined;
+      let overlapped = false;
+      s.handlers.onRun(async () => {
+        if (overlapped) return;
+        overlapped = true;
+        s.clock.ms += day * 1000;
+        overlapping = await s.run();
+      });
+
+      // Act: the slow run's own bound must not end it; its commit then finds the lease lost.
+      const slow = await s.run({ settings: { maxDurationMs: 2 * day * 1000 } });
+
+      // Assess
+      expect(overlapping).toMatchObject({ stoppedBy: undefined, recovered: 1 });
+      expect(slow).toMatchObject({ stoppedBy: undefined, recovered: 0, inProgress: 1 });
+      const newer = overlapping?.watermark ?? Number.NaN;
+      expect(slow.watermark).toBeLessThan(newer);
+      const state = await s.state();
+      expect(state?.watermark).toBe(newer);
+      expect(state?.lastRun?.inProgress).toBe(1);
+      expect(state?.lastRun?.stoppedBy).toBeUndefined();
+    });
+
     it("a lock timeout (429 that Stripe marks retryable) is retried by the SDK and the run completes", async () => {
       const s = await scenario();
       const now = s.nowSeconds();
