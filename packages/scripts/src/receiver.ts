@@ -61,7 +61,7 @@ function printBanner(
   // The other tools find this receiver through the data directory, so a custom one is passed on.
   const env = config.dataDir === defaultDataDir ? "" : `DATA_DIR=${show(config.dataDir)} `;
   console.log(`
-Stripe webhook receiver (local): the deployed handler (packages/functions/src/webhook.ts) as a Lambda function URL
+Stripe webhook receiver (local): the deployed handler, built by its factory (createWebhookHandler), as a Lambda function URL
 
   Webhook URL     ${url}
   Signing secret  ${secret.value}  (${secret.note})
