@@ -5,16 +5,27 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** `parseArgs` with its errors turned into UsageErrors that carry the tool's usage text. */
-export function parseCli<T extends ParseArgsConfig>(config: T, usage: string) {
+/**
+ * `parseArgs` for a tool: every tool takes `-h`/`--help`, which prints `usage` and gives
+ * undefined (the tool then exits 0), and parse errors become UsageErrors that carry the usage.
+ */
+export function parseCli<T extends ParseArgsConfig>(config: T, usage: string): ReturnType<typeof parseArgs<T>> | undefined {
+  const withHelp = { ...config, options: { ...config.options, help: { type: "boolean", short: "h" } } } as const;
+  let parsed: ReturnType<typeof parseArgs<T>>;
   try {
-    return parseArgs({ ...config, args: config.args ?? process.argv.slice(2) });
+    // `withHelp` only adds an option, so what it parses is what T describes, plus `help`.
+    parsed = parseArgs({ ...withHelp, args: config.args ?? process.argv.slice(2) }) as ReturnType<typeof parseArgs<T>>;
   } catch (error) {
     if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {
       throw new UsageError(`${error.message}\n\n${usage}`);
     }
     throw error;
   }
+  if ((parsed.values as Record<string, unknown>).help === true) {
+    console.log(usage);
+    return undefined;
+  }
+  return parsed;
 }
 
 /** A whole number from a flag or variable, within bounds, or a UsageError naming it. */

@@ -43,23 +43,20 @@ function table(entitlements: readonly Entitlement[]): string {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseCli(
+  const parsed = parseCli(
     {
       options: {
         json: { type: "boolean", default: false },
         customer: { type: "string" },
         "data-dir": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
       },
       allowPositionals: false,
       strict: true,
     },
     usage,
   );
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { values } = parsed;
   const customer = values.customer;
   if (customer !== undefined && !/^cus_\w+$/.test(customer)) {
     throw new UsageError(`--customer must be a customer id (cus_...), got "${customer}"`);

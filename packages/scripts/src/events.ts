@@ -85,7 +85,7 @@ function summaryTable(summary: Summary): string {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseCli(
+  const parsed = parseCli(
     {
       options: {
         json: { type: "boolean", default: false },
@@ -94,17 +94,14 @@ async function main(): Promise<number> {
         limit: { type: "string" },
         summary: { type: "boolean", default: false },
         "data-dir": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
       },
       allowPositionals: false,
       strict: true,
     },
     usage,
   );
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { values } = parsed;
   const status = values.status;
   if (status !== undefined && !isStatus(status)) {
     throw new UsageError(`--status must be one of ${statuses.join(", ")}, got "${status}"`);

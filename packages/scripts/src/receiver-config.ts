@@ -34,7 +34,7 @@ export interface Config {
 
 /** The receiver's settings from flags and environment; undefined after printing --help. */
 export function readConfig(): Config | undefined {
-  const { values } = parseCli(
+  const parsed = parseCli(
     {
       options: {
         port: { type: "string" },
@@ -42,17 +42,14 @@ export function readConfig(): Config | undefined {
         memory: { type: "boolean", default: false },
         "dynamodb-endpoint": { type: "string" },
         verbose: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
       allowPositionals: false,
     },
     usage,
   );
-  if (values.help) {
-    console.log(usage);
-    return undefined;
-  }
+  if (!parsed) return undefined;
+  const { values } = parsed;
   const externalEndpoint = values["dynamodb-endpoint"] ?? (process.env.DYNAMODB_ENDPOINT || undefined);
   if (externalEndpoint && !URL.canParse(externalEndpoint)) {
     throw new UsageError(`DynamoDB endpoint "${externalEndpoint}" is not a URL (e.g. http://127.0.0.1:8000)`);

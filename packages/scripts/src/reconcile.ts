@@ -65,7 +65,7 @@ function needsAttention(report: ReconcileReport): boolean {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseCli(
+  const parsed = parseCli(
     {
       options: {
         endpoint: { type: "string" },
@@ -73,17 +73,14 @@ async function main(): Promise<number> {
         "grace-seconds": { type: "string" },
         json: { type: "boolean", default: false },
         "data-dir": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
       },
       allowPositionals: false,
       strict: true,
     },
     usage,
   );
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { values } = parsed;
   const settings: Partial<ReconcileSettings> = {};
   if (values["max-events"] !== undefined) settings.maxEvents = parseCount(values["max-events"], "--max-events", 0, 1);
   if (values["grace-seconds"] !== undefined) {

@@ -71,11 +71,9 @@ async function download(): Promise<unknown> {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseCli({ options: { from: { type: "string" }, check: { type: "boolean" }, help: { type: "boolean" } } }, usage);
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
+  const parsed = parseCli({ options: { from: { type: "string" }, check: { type: "boolean" } } }, usage);
+  if (!parsed) return 0;
+  const { values } = parsed;
   let payload: unknown;
   try {
     payload = values.from ? JSON.parse(readFileSync(values.from, "utf8")) : await download();

@@ -81,23 +81,20 @@ function describe(summary: ReplaySummary): string {
 const handled = new Set(["already_settled", "processed", "duplicate", "ignored"]);
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseCli(
+  const parsed = parseCli(
     {
       options: {
         force: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         "data-dir": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
       },
       allowPositionals: true,
       strict: true,
     },
     usage,
   );
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const [eventId, ...extra] = positionals;
   if (eventId === undefined || extra.length > 0) throw new UsageError(`give exactly one event id\n\n${usage}`);
   if (!/^evt_[A-Za-z0-9_]+$/.test(eventId)) throw new UsageError(`"${eventId}" is not a Stripe event id (evt_...)`);

@@ -107,7 +107,7 @@ async function triggerThroughStripe(type: string): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseCli(
+  const parsed = parseCli(
     {
       options: {
         count: { type: "string" },
@@ -118,17 +118,14 @@ async function main(): Promise<number> {
         json: { type: "boolean", default: false },
         list: { type: "boolean", default: false },
         stripe: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
       },
       allowPositionals: true,
       strict: true,
     },
     usage,
   );
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   if (values.list) {
     for (const type of buildableTypes(eventCatalog)) console.log(type);
     return 0;
