@@ -16,10 +16,11 @@ import { idempotencyKey, maxIdempotencyKeyLength } from "../src/process-event.ts
 import type { WebhookRequest } from "../src/request.ts";
 import { callStripe } from "../src/stripe-api.ts";
 import { asStripeEvent } from "../src/verify.ts";
+import { signedDelivery } from "@stripe-webhooks/testing/deliveries";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { countRequests } from "@stripe-webhooks/testing/engines";
 import { startStripeApiDouble, type StripeApiDouble, type StripeApiFault } from "@stripe-webhooks/testing/stripe-api-double";
-import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
 
 /*
  * Staged effects through the whole pipeline (createWebhookApp, as the deployed entry builds it) on
@@ -41,17 +42,7 @@ const secret = newWebhookSecret();
 const leaseMs = leaseSeconds * 1000;
 
 
-// A delivery as Stripe makes it: the same bytes every time, a fresh signature on each attempt.
-function delivery(event: Record<string, unknown>): WebhookRequest {
-  const payload = JSON.stringify(event, null, 2);
-  return {
-    method: "POST",
-    headers: { "content-type": "application/json; charset=utf-8", "stripe-signature": signPayload(payload, secret) },
-    body: payload,
-    isBase64Encoded: false,
-    requestId: `req-${randomBytes(4).toString("hex")}`,
-  };
-}
+const delivery = (event: Record<string, unknown>): WebhookRequest => signedDelivery(event, secret);
 
 type Body = (event: CatalogEvent, context: HandlerContext) => Promise<HandlerResult>;
 

@@ -20,10 +20,11 @@ import type { WebhookLogger } from "../src/logger.ts";
 import type { WebhookRequest } from "../src/request.ts";
 import { createStripeClient } from "../src/stripe-api.ts";
 import { asStripeEvent } from "../src/verify.ts";
+import { signedDelivery } from "@stripe-webhooks/testing/deliveries";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { randomInt, seededRandom } from "@stripe-webhooks/testing/random";
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
-import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
 
 /*
  * The entitlements projection through the whole pipeline on both DynamoDB engines (DynamoDB
@@ -38,16 +39,7 @@ const apiKey = `sk_test_${randomBytes(16).toString("hex")}`;
 const secret = newWebhookSecret();
 const silent: WebhookLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
-function delivery(event: Record<string, unknown>): WebhookRequest {
-  const payload = JSON.stringify(event, null, 2);
-  return {
-    method: "POST",
-    headers: { "content-type": "application/json; charset=utf-8", "stripe-signature": signPayload(payload, secret) },
-    body: payload,
-    isBase64Encoded: false,
-    requestId: `req-${randomBytes(4).toString("hex")}`,
-  };
-}
+const delivery = (event: Record<string, unknown>): WebhookRequest => signedDelivery(event, secret);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
