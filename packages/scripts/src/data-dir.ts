@@ -55,17 +55,21 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** The running receiver's state, or undefined when none runs (a stale file is ignored). */
-export function readReceiverState(dataDir: string): ReceiverState | undefined {
+/** The state file as last written, live or stale; undefined when there is none or it is unreadable. */
+function readStateFile(dataDir: string): ReceiverState | undefined {
   const path = statePath(dataDir);
   if (!existsSync(path)) return undefined;
-  let state: ReceiverState;
   try {
-    state = JSON.parse(readFileSync(path, "utf8")) as ReceiverState;
+    return JSON.parse(readFileSync(path, "utf8")) as ReceiverState;
   } catch {
     return undefined;
   }
-  return processAlive(state.pid) ? state : undefined;
+}
+
+/** The running receiver's state, or undefined when none runs (a stale file is ignored). */
+export function readReceiverState(dataDir: string): ReceiverState | undefined {
+  const state = readStateFile(dataDir);
+  return state && processAlive(state.pid) ? state : undefined;
 }
 
 /**
@@ -75,18 +79,9 @@ export function readReceiverState(dataDir: string): ReceiverState | undefined {
  * or when that process is gone.
  */
 export function leftoverStripeListen(dataDir: string): { pid: number; forwardTo: string } | undefined {
-  const path = statePath(dataDir);
-  if (!existsSync(path)) return undefined;
-  let state: Partial<ReceiverState>;
-  try {
-    state = JSON.parse(readFileSync(path, "utf8")) as Partial<ReceiverState>;
-  } catch {
-    return undefined;
-  }
-  const { pid, stripeListenPid, url } = state;
-  if (typeof stripeListenPid !== "number" || typeof url !== "string") return undefined;
-  if (typeof pid === "number" && processAlive(pid)) return undefined;
-  return processAlive(stripeListenPid) ? { pid: stripeListenPid, forwardTo: url } : undefined;
+  const state = readStateFile(dataDir);
+  if (state?.stripeListenPid === undefined || processAlive(state.pid)) return undefined;
+  return processAlive(state.stripeListenPid) ? { pid: state.stripeListenPid, forwardTo: state.url } : undefined;
 }
 
 export function writeReceiverState(dataDir: string, state: ReceiverState): void {
@@ -96,11 +91,10 @@ export function writeReceiverState(dataDir: string, state: ReceiverState): void 
 
 /** Removes the state file if it is this process's (a newer receiver may have replaced it). */
 export function removeReceiverState(dataDir: string): void {
-  const path = statePath(dataDir);
+  if (readStateFile(dataDir)?.pid !== process.pid) return;
   try {
-    const state = JSON.parse(readFileSync(path, "utf8")) as ReceiverState;
-    if (state.pid === process.pid) rmSync(path);
+    rmSync(statePath(dataDir));
   } catch {
-    // Already gone or unreadable: nothing of ours to remove.
+    // Removed meanwhile: nothing of ours left.
   }
 }
