@@ -1,0 +1,117 @@
+import type { LedgerEntry, LedgerStatus } from "@stripe-webhooks/core/ledger";
+import { formatTable } from "./table.ts";
+
+/*
+ * What `npm run events` prints, kept apart from the tool so it can be tested without a
+ * process: the entries table, the lease state of an entry, and the counts of `--summary`.
+ */
+
+export const ledgerStatuses = ["processing", "processed", "failed", "ignored"] as const satisfies readonly LedgerStatus[];
+
+/** What the table shows by default: enough to see what just happened, short enough to read. */
+export const defaultEntryLimit = 50;
+
+/**
+ * Whether a `processing` entry is still held by a delivery (`in-flight`) or was abandoned by
+ * one that stopped before recording a result (`lease-expired`: the next delivery, reconcile
+ * run or replay takes it over). Undefined for the settled statuses.
+ */
+export function leaseState(entry: LedgerEntry, now: number): "in-flight" | "lease-expired" | undefined {
+  if (entry.status !== "processing") return undefined;
+  if (entry.leaseExpiresAt === undefined) return "lease-expired";
+  return Date.parse(entry.leaseExpiresAt) <= now ? "lease-expired" : "in-flight";
+}
+
+function statusCell(entry: LedgerEntry, now: number): string {
+  return leaseState(entry, now) === "lease-expired" ? "processing (lease expired)" : entry.status;
+}
+
+/** `2026-01-02T03:04:05.678Z` -> `2026-01-02 03:04:05Z`: second precision reads better. */
+function time(iso: string | undefined): string {
+  return iso ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}Z` : "-";
+}
+
+/** The entries as a table, every value escaped; `now` (epoch ms) decides which leases expired. */
+export function entriesTable(entries: readonly LedgerEntry[], now: number): string {
+  const header = ["ID", "TYPE", "STATUS", "ATTEMPTS", "FIRST SEEN", "PROCESSED AT", "LAST ERROR"];
+  const rows = entries.map((entry) => [
+    entry.id,
+    entry.type,
+    statusCell(entry, now),
+    String(entry.attempts),
+    time(entry.firstSeenAt),
+    time(entry.processedAt),
+    entry.lastError ?? "-",
+  ]);
+  return formatTable(header, rows);
+}
+
+/** The counts of one type (or of all), by status. */
+export type StatusCounts = { total: number } & Partial<Record<LedgerStatus, number>>;
+
+/** The counts `--summary` prints: all entries by status, each type by status, expired leases. */
+export interface Summary {
+  total: number;
+  byStatus: Record<LedgerStatus, number>;
+  /** Sorted by type. A Map, because a type is any string a signed event carried, `__proto__` included. */
+  byType: Map<string, StatusCounts>;
+  /** Entries `processing` whose lease expired (counted in `processing` too). */
+  leaseExpired: number;
+}
+
+/** Counts the entries by status and by type; `now` (epoch ms) decides which leases expired. */
+export function summarize(entries: readonly LedgerEntry[], now: number): Summary {
+  const byStatus: Record<LedgerStatus, number> = { processing: 0, processed: 0, failed: 0, ignored: 0 };
+  const byType = new Map<string, StatusCounts>();
+  let leaseExpired = 0;
+  for (const entry of entries) {
+    byStatus[entry.status] += 1;
+    if (leaseState(entry, now) === "lease-expired") leaseExpired += 1;
+    const counts = byType.get(entry.type) ?? { total: 0 };
+    counts.total += 1;
+    counts[entry.status] = (counts[entry.status] ?? 0) + 1;
+    byType.set(entry.type, counts);
+  }
+  const sorted = [...byType].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { total: entries.length, byStatus, byType: new Map(sorted), leaseExpired };
+}
+
+/**
+ * The summary as `--summary --json` prints it. `Object.fromEntries` defines each type as an own
+ * property, so a type named `__proto__` is a key like any other, never the object's prototype.
+ */
+export function summaryJson(summary: Summary): string {
+  return JSON.stringify({ ...summary, byType: Object.fromEntries(summary.byType) }, null, 2);
+}
+
+/** The summary as a table: one row per type, then the totals. */
+export function summaryTable(summary: Summary): string {
+  const header = ["TYPE", "TOTAL", ...ledgerStatuses.map((status) => status.toUpperCase())];
+  const row = (name: string, counts: StatusCounts) => [
+    name,
+    String(counts.total),
+    ...ledgerStatuses.map((status) => String(counts[status] ?? 0)),
+  ];
+  const rows = [...summary.byType].map(([type, counts]) => row(type, counts));
+  return formatTable(header, [...rows, row("(all types)", { total: summary.total, ...summary.byStatus })]);
+}
+
+/**
+ * The line after a table with abandoned entries: what an expired lease means and what takes the
+ * entry over. Undefined when there are none.
+ */
+export function leaseExpiredNote(count: number): string | undefined {
+  if (count === 0) return undefined;
+  const entries = count === 1 ? "1 entry is" : `${count} entries are`;
+  return (
+    `${entries} processing with an expired lease: the delivery that claimed it stopped before recording a result. ` +
+    "Stripe's next retry, `npm run reconcile` or `npm run replay -- <evt_...>` takes it over."
+  );
+}
+
+/** The line after the entries table: how many were shown, and how to see the rest. */
+export function shownLine(shown: number, total: number): string {
+  const noun = total === 1 ? "entry" : "entries";
+  if (shown >= total) return `${total} ${noun}, newest first`;
+  return `${shown} of ${total} ${noun}, newest first; ${total - shown} more: --limit N shows more, --all shows every one`;
+}
