@@ -9,30 +9,46 @@ import { UsageError } from "./cli.ts";
  * tool agree on it.
  */
 
-// Stripe's secrets are `whsec_` plus base64-ish text; `stripe listen` prints 64 hex digits.
-const secretFormat = /^whsec_[A-Za-z0-9+/=_-]{8,}$/;
+// Stripe's secrets are `whsec_` plus base64-ish text; `stripe listen` prints 64 hex digits. The
+// check is only as strict as needed to catch a wrong value pasted in (an API key, a truncated copy).
+const secretPrefix = "whsec_";
+const minimumSecretLength = 8;
+const secretCharacters = /^[A-Za-z0-9+/=_-]*$/;
+const secretRule =
+  `"${secretPrefix}" followed by at least ${minimumSecretLength} characters, each a letter, a digit or one of + / = _ -`;
 
-/** Enough of a malformed value to recognise it, never a whole (possibly live) credential. */
-function describe(value: string): string {
-  if (value === "") return "an empty entry";
-  return `"${value.slice(0, 6)}…" (${value.length} characters)`;
+/**
+ * What is wrong with a value that is not a signing secret, told without quoting any of it: the
+ * value may be a live API key pasted into the wrong variable, and even a near-miss secret is
+ * still a secret.
+ */
+function secretProblem(value: string): string | undefined {
+  if (value === "") return "it is empty";
+  if (/^(sk|rk)_(test|live)_/.test(value)) return "it is a Stripe API key, not a webhook signing secret";
+  if (!value.startsWith(secretPrefix)) return `it does not start with "${secretPrefix}"`;
+  const rest = value.slice(secretPrefix.length);
+  if (!secretCharacters.test(rest)) return "it contains a character outside that set (a space, a quote or a line break?)";
+  if (rest.length < minimumSecretLength) {
+    return `it has ${rest.length} character${rest.length === 1 ? "" : "s"} after "${secretPrefix}"`;
+  }
+  return undefined;
 }
 
 /**
  * The secrets in a comma-separated list, each checked for Stripe's format. Throws a
- * UsageError naming `source` when one is malformed.
+ * UsageError naming `source`, the rule and what breaks it (never any part of the value) when one
+ * is malformed.
  */
 export function parseWebhookSecrets(list: string, source: string): string[] {
   const entries = list.split(",").map((entry) => entry.trim());
   entries.forEach((entry, index) => {
-    if (!secretFormat.test(entry)) {
-      const which = entries.length > 1 ? `entry ${index + 1} of ${source}` : source;
-      throw new UsageError(
-        `${which} is not a Stripe webhook signing secret: expected "whsec_" followed by ` +
-          `letters and digits, got ${describe(entry)}. Use the whsec_... value that ` +
-          "`stripe listen` or the Stripe Dashboard shows for the endpoint.",
-      );
-    }
+    const problem = secretProblem(entry);
+    if (problem === undefined) return;
+    const which = entries.length > 1 ? `entry ${index + 1} of ${source}` : source;
+    throw new UsageError(
+      `${which} is not a Stripe webhook signing secret (expected ${secretRule}): ${problem}. ` +
+        "Use the whsec_... value that `stripe listen` or the Stripe Dashboard shows for the endpoint.",
+    );
   });
   return entries;
 }

@@ -32,6 +32,30 @@ describe("parseWebhookSecrets", () => {
     },
   );
 
+  it.each([
+    ["too short", "whsec_Q7z", /it has 3 characters after "whsec_"/],
+    ["an API key", "sk_live_51HQ7zabcdefghijklmnop", /it is a Stripe API key, not a webhook signing secret/],
+    ["no prefix", "Q7zSecretValue123", /it does not start with "whsec_"/],
+    ["a space", "whsec_Q7z secretvalue", /it contains a character outside that set/],
+  ])("%s: states the actual rule and what breaks it, and echoes no part of the value", (_name, value, problem) => {
+    const message = (() => {
+      try {
+        parseWebhookSecrets(value, "STRIPE_WEBHOOK_SECRET");
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "";
+    })();
+
+    expect(message).toContain(
+      'expected "whsec_" followed by at least 8 characters, each a letter, a digit or one of + / = _ -',
+    );
+    expect(message).toMatch(problem);
+    expect(message).not.toMatch(/letters and digits/);
+    expect(message).not.toContain("Q7z");
+    expect(message).not.toContain("sk_l");
+  });
+
   it("never echoes a whole malformed value (it may be a live API key)", () => {
     const key = "sk_live_51HabcdefghijklmnopqrstuvwxyZ";
     let message = "";
