@@ -170,10 +170,11 @@ export function createStripeClient(options: StripeClientOptions): Stripe {
 }
 
 /**
- * What a caller does about a failed Stripe call: try again later, alert an operator about the
- * key, accept that Stripe refused this request, or treat it as a bug.
+ * What a caller does about a failed Stripe call: try again later, check the address and the
+ * network (`unreachable`: no connection to the API host, also a try-again-later), alert an
+ * operator about the key, accept that Stripe refused this request, or treat it as a bug.
  */
-export type StripeErrorKind = "retry-later" | "misconfiguration" | "request-refused" | "unknown";
+export type StripeErrorKind = "retry-later" | "unreachable" | "misconfiguration" | "request-refused" | "unknown";
 
 /** A failure's kind with facts that are safe to log (see {@link StripeCallFacts}). */
 export interface StripeErrorClassification {
@@ -209,8 +210,16 @@ function describeStripeError(error: Stripe.errors.StripeError): string {
   return cut(redactSecrets(error.message === "" ? head : `${head}: ${error.message}`));
 }
 
+// The connection never opened: the name did not resolve, or nothing accepts connections at the
+// address. Unlike a timeout or a reset, no request reached the API, and the cause is usually the
+// configured address or the network rather than Stripe.
+const unreachableCodes = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"]);
+
 function kindOf(error: Stripe.errors.StripeError): StripeErrorKind {
   const errors = Stripe.errors;
+  if (error instanceof errors.StripeConnectionError && unreachableCodes.has(detailCode(error) ?? "")) {
+    return "unreachable";
+  }
   // 429 covers both real rate limiting (which the SDK deliberately does not retry) and lock
   // timeouts (which it does); either way the request may succeed later.
   if (error instanceof errors.StripeRateLimitError || error instanceof errors.StripeConnectionError) {
@@ -240,7 +249,8 @@ function kindOf(error: Stripe.errors.StripeError): StripeErrorKind {
 /**
  * Maps anything a Stripe call threw to what the caller should do about it, with a one-line
  * description that is safe to log: the SDK's error type, Stripe's code, the HTTP status, the
- * request id and the message, secrets masked. Rate limits, lock timeouts, conflicts, 5xx,
+ * request id and the message, secrets masked. A host that cannot be reached (DNS failure,
+ * connection refused, no route) is `unreachable`; rate limits, lock timeouts, conflicts, 5xx,
  * timeouts and broken connections are `retry-later`; a rejected key (401) or a missing
  * permission (403) is `misconfiguration`; invalid requests, missing objects, card errors and
  * idempotency misuse are `request-refused`; everything else, including non-Stripe errors, is
@@ -270,6 +280,7 @@ function toStripeCallError(operation: string, error: unknown): StripeCallError |
   };
   switch (classification.kind) {
     case "retry-later":
+    case "unreachable":
       return new StripeUnavailableError(facts, error);
     case "misconfiguration":
       return new StripeMisconfiguredError(facts, error);

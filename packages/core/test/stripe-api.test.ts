@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { createServer, type AddressInfo } from "node:net";
 import Stripe from "stripe";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { eventCatalog } from "../src/catalog.ts";
@@ -554,7 +555,7 @@ describe("createStripeClient", () => {
 });
 
 describe("classifyStripeError", () => {
-  it("sorts the SDK's errors into the four kinds", () => {
+  it("sorts the SDK's errors into their kinds", () => {
     const errors = Stripe.errors;
     const cases: [unknown, string][] = [
       [new errors.StripeRateLimitError({ statusCode: 429, message: "slow down" }), "retry-later"],
@@ -573,6 +574,39 @@ describe("classifyStripeError", () => {
     ];
 
     expect(cases.map(([error]) => classifyStripeError(error).kind)).toEqual(cases.map(([, kind]) => kind));
+  });
+
+  it("tells a host that cannot be reached (no connection opened) from one that dropped or stalled a request", () => {
+    const connection = (code: string) =>
+      new Stripe.errors.StripeConnectionError({
+        message: "An error occurred with our connection to Stripe.",
+        detail: Object.assign(new Error(code), { code }),
+      });
+    const codes = ["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET", "ETIMEDOUT"];
+
+    expect(codes.map((code) => classifyStripeError(connection(code)).kind)).toEqual([
+      "unreachable",
+      "unreachable",
+      "unreachable",
+      "unreachable",
+      "unreachable",
+      "retry-later",
+      "retry-later",
+    ]);
+  });
+
+  it("a closed port is unreachable, and callStripe still reports it as retry later", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const stripe = createStripeClient({ apiKey: secretKey, apiBase: `http://127.0.0.1:${port}`, maxNetworkRetries: 0 });
+
+    const error = await callFailure(StripeUnavailableError, callStripe("events.list", () => stripe.events.list()));
+
+    expect(classifyStripeError(error.cause)).toMatchObject({ kind: "unreachable" });
+    expect(error.description).toContain("ECONNREFUSED");
+    expectNoKey(error);
   });
 
   it("describes in one line with type, status, code and request id, masking keys", () => {
