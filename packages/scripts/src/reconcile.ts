@@ -1,4 +1,6 @@
+import type Stripe from "stripe";
 import { reconcile, type ReconcileReport, type ReconcileSettings } from "@stripe-webhooks/core/reconcile";
+import { classifyStripeError } from "@stripe-webhooks/core/stripe-api";
 import { parseCli, parseCount, runMain } from "./cli.ts";
 import { resolveDataDir } from "./data-dir.ts";
 import { openOperatorApp } from "./operator-app.ts";
@@ -35,17 +37,52 @@ function time(seconds: number): string {
 const stopReasons: Record<NonNullable<ReconcileReport["stoppedBy"]>, string> = {
   "max-events": "stopped at --max-events; the next run continues",
   "max-duration": "stopped at the run's time limit; the next run continues",
-  "stripe-unavailable": "stopped: Stripe's API asked to back off (rate limit, timeout, 5xx); the next run resumes",
+  "stripe-unavailable": "stopped: Stripe's API did not complete a request (rate limit, timeout or 5xx); the next run resumes",
   "ledger-unavailable": "stopped: the ledger could not be read or written; the next run resumes",
 };
 
-function describe(report: ReconcileReport, ledger: string, stripe: string): string {
+/** Where the tool's Stripe client sends its requests (operator-app reads the same variable). */
+function apiBase(): string {
+  return process.env.STRIPE_API_BASE || "https://api.stripe.com";
+}
+
+// What the Node error codes of a connection that never opened mean, in a user's words.
+const unreachableReasons: Record<string, string> = {
+  ENOTFOUND: "the host name does not resolve (DNS)",
+  EAI_AGAIN: "the host name could not be resolved (DNS)",
+  EAI_FAIL: "the host name could not be resolved (DNS)",
+  ECONNREFUSED: "the connection was refused: nothing listens there",
+  EHOSTUNREACH: "no route to the host",
+  ENETUNREACH: "the network is unreachable",
+};
+
+/**
+ * Why Stripe's API cut the run short, when it is that the host could not be reached. The report
+ * says only that Stripe was unavailable, so one more request, without retries, finds out: a
+ * connection that cannot even be opened names a wrong STRIPE_API_BASE or a network problem, not
+ * a Stripe that asked to back off. Undefined when the host answers (or fails otherwise).
+ */
+async function unreachableCause(stripe: Stripe): Promise<string | undefined> {
+  try {
+    await stripe.events.list({ limit: 1 }, { maxNetworkRetries: 0 });
+    return undefined;
+  } catch (error) {
+    if (classifyStripeError(error).kind !== "unreachable") return undefined;
+    const detail = error instanceof Error && "detail" in error ? error.detail : undefined;
+    const code = detail instanceof Error && "code" in detail && typeof detail.code === "string" ? detail.code : "";
+    const reason = unreachableReasons[code] ?? "no connection could be opened";
+    const check = process.env.STRIPE_API_BASE ? "check STRIPE_API_BASE and the network" : "check the network (DNS, proxy, firewall)";
+    return `stopped: Stripe's API at ${apiBase()} could not be reached (${code || "connection"}: ${reason}); ${check}. The next run resumes`;
+  }
+}
+
+function describe(report: ReconcileReport, ledger: string, stripe: string, stopCause: string | undefined): string {
   const { endpoint } = report;
   const endpointLine = endpoint
     ? `${endpoint.id} ${endpoint.status === "disabled" ? "DISABLED by Stripe: no deliveries until it is re-enabled" : endpoint.status} (created ${time(endpoint.created)})`
     : "none given: Stripe's 30-day horizon bounds the window";
   const { window } = report;
-  const result = report.stoppedBy ? stopReasons[report.stoppedBy] : "complete";
+  const result = stopCause ?? (report.stoppedBy ? stopReasons[report.stoppedBy] : "complete");
   return [
     `Ledger     ${ledger}`,
     `Stripe     ${stripe}`,
@@ -97,7 +134,14 @@ async function main(): Promise<number> {
       endpointId: target.endpointId,
       settings,
     });
-    console.log(values.json ? JSON.stringify(report, null, 2) : describe(report, target.ledger.description, target.stripeDescription));
+    const stopCause = report.stoppedBy === "stripe-unavailable" ? await unreachableCause(target.stripe) : undefined;
+    if (values.json) {
+      console.log(JSON.stringify(report, null, 2));
+      // stdout stays the report alone, parseable; the cause goes beside it.
+      if (stopCause) console.error(stopCause);
+    } else {
+      console.log(describe(report, target.ledger.description, target.stripeDescription, stopCause));
+    }
     return needsAttention(report) ? 1 : 0;
   } finally {
     await target.close();

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { createServer, type AddressInfo } from "node:net";
 import type { ReconcileReport } from "@stripe-webhooks/core/reconcile";
 import { buildEvent, newEventId, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
 import { startStripeApiDouble, type StripeApiDouble, type StripeObject } from "@stripe-webhooks/testing/stripe-api-double";
@@ -227,5 +228,36 @@ describe("npm run reconcile, replay and events --summary against npm start", () 
     expect(badBase.stderr).toMatch(/^error: Stripe apiBase .* without a path/m);
 
     expect(await entries()).toEqual(before);
+  }, 90_000);
+
+  it("Stripe unreachable (connection refused, a name that does not resolve): the result names the host and the cause, never a back-off", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+
+    const [refused, unresolved] = await Promise.all([
+      runScript("reconcile", [], { ...env, STRIPE_API_BASE: `http://127.0.0.1:${port}` }),
+      // .invalid never resolves (RFC 2606).
+      runScript("reconcile", [], { ...env, STRIPE_API_BASE: "http://stripe-api.invalid" }),
+    ]);
+
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(
+      new RegExp(`^Result +stopped: Stripe's API at http://127\\.0\\.0\\.1:${port} could not be reached \\(ECONNREFUSED: .*check STRIPE_API_BASE`, "m"),
+    );
+    expect(unresolved.code).toBe(1);
+    expect(unresolved.stdout).toMatch(
+      /^Result +stopped: Stripe's API at http:\/\/stripe-api\.invalid could not be reached \((ENOTFOUND|EAI_AGAIN|EAI_FAIL): the host name .*resolve/m,
+    );
+    for (const run of [refused, unresolved]) {
+      expect(run.stdout).not.toContain("back off");
+      expectNoSecrets(run);
+    }
+
+    const json = await reconcileJson([], { STRIPE_API_BASE: `http://127.0.0.1:${port}` });
+    expect(json.report.stoppedBy).toBe("stripe-unavailable");
+    expect(json.run.stderr).toContain(`Stripe's API at http://127.0.0.1:${port} could not be reached (ECONNREFUSED`);
+    expectNoSecrets(json.run);
   }, 90_000);
 });
