@@ -9,7 +9,7 @@ import {
   type HttpResponse,
 } from "./function-url.ts";
 import { functionTimeoutMs, lambdaContext } from "./lambda-context.ts";
-import { formatRequestLine, parseJsonBody } from "./request-log.ts";
+import { envelopeFacts, formatRequestLine, parseJsonBody } from "./request-log.ts";
 
 /** The deployed handler's shape; a context is passed as Lambda does, used or not. */
 export type Invoke = (event: LambdaFunctionURLEvent, context: Context) => Promise<unknown>;
@@ -19,6 +19,18 @@ export interface ReceiverServerOptions {
   region: string;
   log: (line: string) => void;
   logError: (line: string) => void;
+  /**
+   * The only path requests are handed on for, as the stage's router routes only the webhook
+   * path (and below it) to the function; anything else is answered 404. Every path when unset.
+   */
+  path?: string;
+}
+
+/** What a cut-off left unanswered. */
+export interface CutOff {
+  requests: number;
+  /** The event ids of those whose body had been read (and looked like an event). */
+  eventIds: string[];
 }
 
 export interface ReceiverServer {
@@ -28,6 +40,8 @@ export interface ReceiverServer {
    * true, or false if some were still running after `timeoutMs`.
    */
   drain(timeoutMs: number): Promise<boolean>;
+  /** Closes every connection now, requests in flight included, and says what was cut off. */
+  cutOff(): CutOff;
 }
 
 class TimeoutError extends Error {}
@@ -61,6 +75,19 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+function notFound(path: string): HttpResponse {
+  return {
+    statusCode: 404,
+    headers: { "content-type": "application/json" },
+    body: Buffer.from(JSON.stringify({ error: "not_found", message: `Stripe webhooks are received at ${path} only` })),
+  };
+}
+
+/** Whether the router would route this request path to the function: the path or below it. */
+function routed(rawPath: string, path: string): boolean {
+  return rawPath === path || rawPath.startsWith(`${path}/`);
+}
+
 function tooLarge(): HttpResponse {
   return {
     statusCode: 413,
@@ -74,14 +101,20 @@ export function createReceiverServer(options: ReceiverServerOptions): ReceiverSe
   let inFlight = 0;
   let closing = false;
   let onIdle: (() => void) | undefined;
+  // Each request in flight, with its event id once its body is read.
+  const inFlightEvents = new Map<IncomingMessage, string | undefined>();
 
   async function respond(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const started = performance.now();
     const requestId = randomUUID();
     const body = await readBody(request);
+    if (body) inFlightEvents.set(request, envelopeFacts(body).id);
+    const rawPath = (request.url ?? "/").split("?")[0] ?? "/";
     let result: HttpResponse;
     if (body === undefined) {
       result = tooLarge();
+    } else if (options.path !== undefined && !routed(rawPath, options.path)) {
+      result = notFound(options.path);
     } else {
       const event = toFunctionUrlEvent({
         method: request.method ?? "GET",
@@ -121,7 +154,7 @@ export function createReceiverServer(options: ReceiverServerOptions): ReceiverSe
     options.log(
       formatRequestLine({
         method: request.method ?? "GET",
-        path: (request.url ?? "/").split("?")[0] ?? "/",
+        path: rawPath,
         status: result.statusCode,
         durationMs: performance.now() - started,
         requestBody: body ?? Buffer.alloc(0),
@@ -132,6 +165,7 @@ export function createReceiverServer(options: ReceiverServerOptions): ReceiverSe
 
   const server = createServer((request, response) => {
     inFlight += 1;
+    inFlightEvents.set(request, undefined);
     respond(request, response)
       .catch((error: unknown) => {
         options.logError(`request failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -140,6 +174,7 @@ export function createReceiverServer(options: ReceiverServerOptions): ReceiverSe
       })
       .finally(() => {
         inFlight -= 1;
+        inFlightEvents.delete(request);
         if (closing) server.closeIdleConnections();
         if (inFlight === 0) onIdle?.();
       });
@@ -161,5 +196,14 @@ export function createReceiverServer(options: ReceiverServerOptions): ReceiverSe
     return finished;
   }
 
-  return { server, drain };
+  function cutOff(): CutOff {
+    const eventIds = [...inFlightEvents.values()].filter((id): id is string => id !== undefined);
+    const requests = inFlightEvents.size;
+    closing = true;
+    server.close();
+    server.closeAllConnections();
+    return { requests, eventIds };
+  }
+
+  return { server, drain, cutOff };
 }

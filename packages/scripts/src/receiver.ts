@@ -17,6 +17,7 @@ import { functionTimeoutMs } from "./lambda-context.ts";
 import { dynamoClient, ensureLedgerTable, startDynalite } from "./local-dynamo.ts";
 import { configureHandlerLogLevel, readConfig, type Config } from "./receiver-config.ts";
 import { createReceiverServer, type Invoke } from "./receiver-server.ts";
+import { listenForStop } from "./stop-signals.ts";
 import { loadOrCreateSecret } from "./secrets.ts";
 import { checkApiKey, describeSecret, startStripeListen, stopLeftoverListen, stripeCliBinary, type StripeListen } from "./stripe-cli.ts";
 
@@ -25,6 +26,9 @@ import { checkApiKey, describeSecret, startStripeListen, stopLeftoverListen, str
  * function URL events for the handler the deployed entry builds (the same factory, handlers and
  * logger), given local dependencies: an embedded DynamoDB and the local signing secrets.
  */
+
+/** How long a second Ctrl+C waits for the ledger to close before exiting anyway. */
+const forcedCloseMs = 3000;
 
 function listen(server: ReturnType<typeof createReceiverServer>["server"], port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -106,10 +110,7 @@ async function main(): Promise<number> {
   if (keyProblem) throw new UsageError(keyProblem);
   const secrets = config.envSecrets ?? [loadOrCreateSecret(config.dataDir).secret];
   // Listened for from here on, so a Ctrl+C during startup still ends in an orderly stop.
-  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  const stopRequests = listenForStop();
 
   let handlerLoaded: (invoke: Invoke) => void = () => {};
   const handler = new Promise<Invoke>((resolve) => (handlerLoaded = resolve));
@@ -119,6 +120,7 @@ async function main(): Promise<number> {
     region: config.region,
     log: (line) => console.log(line),
     logError: (line) => console.error(line),
+    path: webhookPath,
   });
   const port = await listen(receiver.server, config.port);
   const url = `http://127.0.0.1:${port}${webhookPath}`;
@@ -130,19 +132,40 @@ async function main(): Promise<number> {
   let stopping = false;
   let stripeListen: StripeListen | undefined;
 
+  // One close, whichever of the orderly stop and a second Ctrl+C gets there first.
+  let ledgerClosed: Promise<void> | undefined;
+  const closeLedger = () => (ledgerClosed ??= embedded?.close() ?? Promise.resolve());
+  // Set by a second Ctrl+C: resolves with the exit code once the cut-off is done.
+  let cutOff: Promise<number> | undefined;
+
   async function stop(reason: string | undefined): Promise<number> {
     if (stopping) return 1;
     stopping = true;
-    if (reason) console.log(`${reason}: finishing in-flight requests...`);
+    if (reason) console.log(`${reason}: finishing in-flight requests... (Ctrl+C again to cut them off)`);
     // First, so nothing new is forwarded while the requests in flight finish.
     await stripeListen?.stop();
     // Every invocation ends by the function timeout, so this only cuts off a stuck socket.
     const drained = await receiver.drain(functionTimeoutMs + 1000);
+    if (cutOff) return cutOff;
     if (!drained) console.error("some requests were still open after the function timeout and were cut off");
-    await embedded?.close();
+    await closeLedger();
     removeReceiverState(dataDir);
     if (reason) console.log("stopped");
     return drained ? 0 : 1;
+  }
+
+  /** A second Ctrl+C: what still runs is cut off, and the ledger gets a bounded time to close. */
+  async function cutOffNow(signal: NodeJS.Signals): Promise<number> {
+    const cut = receiver.cutOff();
+    const ids = cut.eventIds.length > 0 ? ` (${cut.eventIds.join(", ")})` : "";
+    console.error(
+      `${signal} again: cut off ${cut.requests} request(s) in flight${ids}; ` +
+        "their senders get no answer and retry, and an event left processing is taken again once its lease expires",
+    );
+    const bound = new Promise((resolve) => setTimeout(resolve, forcedCloseMs).unref());
+    await Promise.race([closeLedger().catch(() => undefined), bound]);
+    removeReceiverState(dataDir);
+    return 130;
   }
 
   try {
@@ -223,12 +246,15 @@ async function main(): Promise<number> {
     throw error;
   }
 
-  const signal = await stopSignal;
-  // A second signal while draining means "now": exit without waiting.
-  const force = () => process.exit(130);
-  process.once("SIGINT", force);
-  process.once("SIGTERM", force);
-  return stop(signal);
+  const signal = await stopRequests.first;
+  const second = new Promise<number>((resolve) => {
+    stopRequests.onSecond((again) => {
+      cutOff = cutOffNow(again);
+      resolve(cutOff);
+    });
+  });
+  // The cut-off ends the process even when the orderly stop is stuck (a ledger that never closes).
+  return Promise.race([stop(signal), second]);
 }
 
 // The handler's SDK clients keep sockets and timers alive, so the receiver exits explicitly.

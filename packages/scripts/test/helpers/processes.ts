@@ -51,6 +51,11 @@ export interface Receiver {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Sends `signal` to the receiver itself (not npm) and waits for `npm start` to exit. */
   stop(signal?: NodeJS.Signals): Promise<Exit>;
+  /**
+   * Sends `signal` to the whole process group (npm, its shell and the receiver), as Ctrl+C in a
+   * terminal does.
+   */
+  signalGroup(signal: NodeJS.Signals): void;
   exit: Promise<Exit>;
   /** Kills the whole process group; for cleanup after a failed test. */
   kill(): void;
@@ -128,6 +133,9 @@ export async function startReceiver(env: Record<string, string>, args: string[] 
     stop: async (signal = "SIGTERM") => {
       process.kill(pid, signal);
       return exit;
+    },
+    signalGroup: (signal) => {
+      if (child.pid) process.kill(-child.pid, signal);
     },
     exit,
     kill,
