@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type Stripe from "stripe";
 import type { HandlerRegistry } from "./dispatch.ts";
+import { asStripeEvent } from "./envelope.ts";
 import { ConfigurationError, type StripeMode } from "./errors.ts";
 import type { HttpResponse } from "./http.ts";
 import { createLedger, type Ledger, type LedgerOptions } from "./ledger.ts";
@@ -141,17 +142,22 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
       const trace: EventTrace = {};
       let result: EventResult;
       try {
+        // Checked before the settings, so even a misconfiguration's log line names the event,
+        // and never an id or type the envelope check would refuse.
+        const checked = asStripeEvent(event);
+        trace.eventId = checked.id;
+        trace.eventType = checked.type;
         const { mode, ledger, tableName, raw } = resolveStage();
         const stripeConfigured = Boolean(raw.stripeApiKey);
         const processDeps = { mode, ledger, tableName, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured };
-        const outcome = await processEvent(event, source, processDeps, trace, options);
+        const outcome = await processEvent(checked, source, processDeps, trace, options);
         result = { ok: true, outcome };
       } catch (error) {
         result = { ok: false, error };
       }
       const { code, statusCode } = logOutcome(deps.logger, result, {
-        eventId: trace.eventId ?? event.id,
-        eventType: trace.eventType ?? event.type,
+        eventId: trace.eventId,
+        eventType: trace.eventType,
         source,
         ...(options?.force ? { forced: true } : {}),
         attempts: trace.attempts,

@@ -73,11 +73,57 @@ export class InvalidSignatureError extends WebhookError {
   }
 }
 
-/** The signature is valid but the body is not a Stripe event (not JSON, or no id/type/created). */
+/**
+ * Why a body could not be read as text before its signature was checked. Each has a cause
+ * other than a wrong secret (a proxy compressing or re-encoding, a sender posting nothing),
+ * so each is answered as itself rather than as a signature mismatch.
+ */
+export type UnreadableBodyReason = "empty" | "content-encoded" | "gzip" | "not-utf8";
+
+/**
+ * The body is empty, compressed (a `Content-Encoding` other than `identity`, or gzip's magic
+ * bytes) or not UTF-8. Stripe sends every event as uncompressed UTF-8 JSON, so such a body was
+ * changed on the way or does not come from Stripe; no signature over it can match.
+ */
+export class UnreadableBodyError extends WebhookError {
+  readonly reason: UnreadableBodyReason;
+  /** The `Content-Encoding` the request declared, escaped and cut short, for `content-encoded`. */
+  readonly encoding: string | undefined;
+
+  constructor(reason: UnreadableBodyReason, message: string, encoding?: string) {
+    super(message);
+    this.name = "UnreadableBodyError";
+    this.reason = reason;
+    this.encoding = encoding;
+  }
+}
+
+/** Which part of a verified body is not what a Stripe event holds. */
+export type MalformedEventReason =
+  | "not-json"
+  | "not-an-object"
+  | "invalid-id"
+  | "invalid-type"
+  | "invalid-created"
+  | "invalid-livemode"
+  | "invalid-api-version"
+  | "invalid-account"
+  | "invalid-data-object";
+
+/**
+ * The body is authentic (its signature is valid, or Stripe's API returned it) but is not a
+ * Stripe event: not JSON, or an envelope field missing or out of shape. `value` describes the
+ * offending value for the logs, escaped and cut short; it never holds the event's object.
+ */
 export class MalformedEventError extends WebhookError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+  readonly reason: MalformedEventReason;
+  readonly value: string | undefined;
+
+  constructor(reason: MalformedEventReason, message: string, options?: ErrorOptions & { value?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "MalformedEventError";
+    this.reason = reason;
+    this.value = options?.value;
   }
 }
 
@@ -130,6 +176,27 @@ export class LedgerUnavailableError extends WebhookError {
     super(`Ledger ${operation} failed: DynamoDB is unavailable or refused the request.`, { cause });
     this.name = "LedgerUnavailableError";
     this.operation = operation;
+  }
+}
+
+/**
+ * DynamoDB refused a ledger request as invalid (`ValidationException`): an item or key over its
+ * size limit, a value of the wrong type, a malformed expression. A bug in the request the ledger
+ * built, not an outage: the same request fails the same way however often it is retried.
+ */
+export class LedgerRejectedError extends WebhookError {
+  /** The ledger's step, e.g. `claim`. */
+  readonly operation: string;
+  /** The DynamoDB operation DynamoDB refused, e.g. `UpdateItem`. */
+  readonly dynamoOperation: string;
+
+  constructor(operation: string, dynamoOperation: string, cause: unknown) {
+    super(`Ledger ${operation} failed: DynamoDB rejected the ${dynamoOperation} request as invalid (a bug, not an outage).`, {
+      cause,
+    });
+    this.name = "LedgerRejectedError";
+    this.operation = operation;
+    this.dynamoOperation = dynamoOperation;
   }
 }
 

@@ -11,7 +11,7 @@ import {
   type DynamoDBClient,
   type TransactWriteItem,
 } from "@aws-sdk/client-dynamodb";
-import { EffectConditionFailedError, LedgerUnavailableError } from "./errors.ts";
+import { EffectConditionFailedError, LedgerRejectedError, LedgerUnavailableError } from "./errors.ts";
 import { ledgerTable } from "./ledger-table.ts";
 import { ledgerRetentionDays, leaseSeconds } from "./limits.ts";
 
@@ -81,7 +81,10 @@ export type IgnoreResult = { kind: "recorded"; entry: LedgerEntry } | Contended;
 /** `lease_lost`: the claim expired and another delivery took the event over; nothing was written. */
 export type ReleaseResult = "recorded" | "lease_lost";
 
-/** The ledger's verbs. Every DynamoDB failure surfaces as {@link LedgerUnavailableError}. */
+/**
+ * The ledger's verbs. Every DynamoDB failure surfaces as {@link LedgerUnavailableError}, except a
+ * request DynamoDB rejects as invalid, which is {@link LedgerRejectedError} (see `ledgerFailure`).
+ */
 export interface Ledger {
   /**
    * Claims a new, failed, or abandoned (lease expired) event: `processing`, attempts + 1. With
@@ -223,7 +226,7 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       if (!entry) throw new Error("UpdateItem returned no item");
       return { kind: "written", entry };
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw new LedgerUnavailableError("claim", error);
+      if (!(error instanceof ConditionalCheckFailedException)) throw ledgerFailure("claim", "UpdateItem", error);
       const existing = error.Item ?? (await read(key));
       return contended(toEntry(existing));
     }
@@ -234,7 +237,7 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       const result = await client.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }));
       return result.Item;
     } catch (error) {
-      throw new LedgerUnavailableError("read", error);
+      throw ledgerFailure("read", "GetItem", error);
     }
   }
 
@@ -276,8 +279,13 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       await client.send(new TransactWriteItemsCommand({ TransactItems: [{ Update: completion }, ...effects] }));
       return "recorded";
     } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw new LedgerUnavailableError("commit", error);
+      if (!(error instanceof TransactionCanceledException)) throw ledgerFailure("commit", "TransactWriteItems", error);
       const reasons = error.CancellationReasons ?? [];
+      // An action DynamoDB found invalid (an effect's item over the size limit, say) cancels the
+      // whole transaction with this reason: the request's fault, like a ValidationException.
+      if (reasons.some((reason) => reason.Code === "ValidationError")) {
+        throw new LedgerRejectedError("commit", "TransactWriteItems", error);
+      }
       if (reasons[0]?.Code === "ConditionalCheckFailed") return "lease_lost";
       const failed = reasons.findIndex((reason, index) => index > 0 && reason.Code === "ConditionalCheckFailed");
       // The index among the handler's effects, not the transaction's actions.
@@ -292,7 +300,7 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       return "recorded";
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return "lease_lost";
-      throw new LedgerUnavailableError("release", error);
+      throw ledgerFailure("release", "UpdateItem", error);
     }
   }
 
@@ -313,7 +321,7 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
         else throw new Error("Condition checks need a transaction; run against DynamoDB or DynamoDB Local.");
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException) throw new EffectConditionFailedError(index);
-        throw new LedgerUnavailableError("effect write", error);
+        throw ledgerFailure("effect write", effect.Put ? "PutItem" : effect.Update ? "UpdateItem" : "DeleteItem", error);
       }
     }
     return releaseAlone(completion);
@@ -412,6 +420,24 @@ export async function getLedgerEntry(
     new GetItemCommand({ TableName: tableName, Key: eventKey(eventId), ConsistentRead: true }),
   );
   return toEntry(result.Item);
+}
+
+/**
+ * The ledger's error for a failed DynamoDB request: {@link LedgerRejectedError} when DynamoDB
+ * rejected it as invalid (`ValidationException`: a key or item over its size limit, a value of
+ * the wrong type, a malformed expression), which no retry can fix, and
+ * {@link LedgerUnavailableError} for anything else (throttling, a missing table, the network).
+ * `operation` is the ledger's step, `dynamoOperation` the request DynamoDB received.
+ */
+export function ledgerFailure(
+  operation: string,
+  dynamoOperation: string,
+  error: unknown,
+): LedgerRejectedError | LedgerUnavailableError {
+  if (error instanceof Error && error.name === "ValidationException") {
+    return new LedgerRejectedError(operation, dynamoOperation, error);
+  }
+  return new LedgerUnavailableError(operation, error);
 }
 
 function eventKey(eventId: string): Item {

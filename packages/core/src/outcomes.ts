@@ -3,17 +3,21 @@ import {
   ConfigurationError,
   HandlerFailedError,
   InvalidSignatureError,
+  LedgerRejectedError,
   LedgerUnavailableError,
   LivemodeMismatchError,
   MalformedEventError,
   MethodNotAllowedError,
   PayloadTooLargeError,
   StripeCallError,
+  UnreadableBodyError,
   UnsupportedMediaTypeError,
   WebhookError,
   errorSummary,
   redactSecrets,
+  type MalformedEventReason,
   type SignatureFailureReason,
+  type UnreadableBodyReason,
 } from "./errors.ts";
 import type { LogLevel, WebhookLogger } from "./logger.ts";
 import type { OutcomeObservation } from "./metrics.ts";
@@ -36,6 +40,7 @@ export const summaryMessages = {
   failed: "Stripe webhook failed",
   misconfigured: "Misconfiguration: the event's mode does not match this stage",
   handlerMisconfigured: "Misconfiguration: a handler's Stripe API key is missing, refused or lacks a permission",
+  ledgerRejected: "Bug: DynamoDB rejected a ledger request as invalid",
 } as const;
 
 /** A result as the sender and the logs see it. */
@@ -74,6 +79,25 @@ const signatureMessages: Record<SignatureFailureReason, string> = {
   "no-matching-signature": "No signature matches this endpoint's signing secret.",
   "timestamp-too-old": "The signature timestamp is outside the tolerance.",
   "timestamp-in-future": "The signature timestamp is in the future.",
+};
+
+const unreadableMessages: Record<UnreadableBodyReason, string> = {
+  empty: "The body is empty; Stripe sends every event as JSON.",
+  "content-encoded": "The body is compressed (Content-Encoding); Stripe sends it uncompressed: turn compression off in front of this endpoint.",
+  gzip: "The body is gzip data; Stripe sends it uncompressed: turn compression off in front of this endpoint.",
+  "not-utf8": "The body is not valid UTF-8; Stripe sends UTF-8 JSON, so it was re-encoded on the way.",
+};
+
+const malformedMessages: Record<MalformedEventReason, string> = {
+  "not-json": "The signed body is not JSON.",
+  "not-an-object": "The signed body is not a Stripe event.",
+  "invalid-id": "The event's id is not a Stripe event id (evt_...).",
+  "invalid-type": "The event's type is not a Stripe event type.",
+  "invalid-created": "The event's created is not a time in epoch seconds.",
+  "invalid-livemode": "The event's livemode is not a boolean.",
+  "invalid-api-version": "The event's api_version is missing or not a version.",
+  "invalid-account": "The event's account is not a Stripe account id (acct_...).",
+  "invalid-data-object": "The event has no data object.",
 };
 
 interface ErrorRow<E> extends Omit<Row, "message"> {
@@ -117,10 +141,19 @@ const errorRows = new Map<unknown, ErrorRow<Error>>([
     message: (error) => signatureMessages[error.reason],
     ...refused,
   }),
+  // Before the signature: a body no signature can match, for a cause a wrong secret is not.
+  row(UnreadableBodyError, {
+    statusCode: 400,
+    code: "unreadable_body",
+    message: (error) => unreadableMessages[error.reason],
+    ...refused,
+  }),
+  // The same answer whatever the source: the reconciler skips such an event, and a retry of
+  // the same bytes can never succeed.
   row(MalformedEventError, {
     statusCode: 400,
     code: "malformed_event",
-    message: () => "The body is not a Stripe event.",
+    message: (error) => malformedMessages[error.reason],
     ...refused,
   }),
   // 422, not 2xx: acknowledging would drop the event for good, while refusing keeps Stripe
@@ -137,7 +170,7 @@ const errorRows = new Map<unknown, ErrorRow<Error>>([
   row(HandlerFailedError, {
     statusCode: 500,
     code: "handler_failed",
-    message: () => "The event could not be processed; it will be retried.",
+    message: () => "The event could not be processed; a retry of this delivery can succeed.",
     ...failed,
     refine: (error) =>
       handlerStripeError(error) === "misconfiguration" || error.cause instanceof ConfigurationError
@@ -149,6 +182,16 @@ const errorRows = new Map<unknown, ErrorRow<Error>>([
     code: "ledger_unavailable",
     message: () => "Temporarily unavailable; retry later.",
     ...failed,
+  }),
+  // Still 5xx (the event was not recorded, and Stripe keeps it until a fix is deployed), but not
+  // "retry later": the same request fails until the code changes, and the alarm must say bug,
+  // not throttling.
+  row(LedgerRejectedError, {
+    statusCode: 500,
+    code: "ledger_rejected",
+    message: () => "The event could not be recorded: the ledger rejected the request, a fault in this endpoint's code.",
+    level: "error",
+    summary: summaryMessages.ledgerRejected,
   }),
 ]);
 
@@ -202,10 +245,21 @@ export type OutcomeObserver = (observation: OutcomeObservation) => void;
 // are ours to explain. Stacks only where they point at code to fix: a handler, or a bug of ours.
 function errorDetails(error: unknown): Record<string, unknown> {
   const details: Record<string, unknown> = { error: errorSummary(error) };
-  if (error instanceof InvalidSignatureError) details.reason = error.reason;
+  if (error instanceof InvalidSignatureError || error instanceof UnreadableBodyError) details.reason = error.reason;
+  if (error instanceof UnreadableBodyError && error.encoding !== undefined) details.contentEncoding = error.encoding;
+  if (error instanceof MalformedEventError) {
+    details.reason = error.reason;
+    // Already escaped and cut short by the envelope check; never the event's object.
+    if (error.value !== undefined) details.value = redactSecrets(error.value);
+  }
+  if (error instanceof LedgerRejectedError) {
+    details.operation = error.operation;
+    details.dynamoOperation = error.dynamoOperation;
+  }
   const explained =
     error instanceof HandlerFailedError ||
     error instanceof LedgerUnavailableError ||
+    error instanceof LedgerRejectedError ||
     error instanceof ConfigurationError;
   if (explained && error.cause !== undefined) details.cause = errorSummary(error.cause);
   const stripeError = error instanceof HandlerFailedError ? handlerStripeError(error) : undefined;

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type Stripe from "stripe";
 import { dispatch, isCatalogEvent, type HandlerContext, type HandlerRegistry } from "./dispatch.ts";
 import { createEffectStager, InvalidEffectError } from "./effects.ts";
+import { asStripeEvent } from "./envelope.ts";
 import {
   ConfigurationError,
   EffectConditionFailedError,
@@ -67,8 +68,9 @@ export interface EventTrace {
 }
 
 /**
- * Processes one authentic event: refuses one of the other Stripe mode
- * ({@link LivemodeMismatchError}), records a type outside the catalog as ignored, otherwise
+ * Processes one authentic event: refuses one that is not a Stripe event's envelope
+ * (`MalformedEventError`, see `asStripeEvent`: only an `evt_` id ever addresses the ledger)
+ * and one of the other Stripe mode ({@link LivemodeMismatchError}), records a type outside the catalog as ignored, otherwise
  * claims the event in the ledger, runs its handler and records the result, fenced by the claim.
  * A handler's exception records the event `failed` and surfaces as {@link HandlerFailedError}
  * so the sender (Stripe, or the reconciler) tries again; ledger failures surface as
@@ -77,12 +79,15 @@ export interface EventTrace {
  * known, so a caller's log line has them even when processing throws.
  */
 export async function processEvent(
-  event: Stripe.Event,
+  input: Stripe.Event,
   source: EventSource,
   deps: ProcessDependencies,
   trace: EventTrace = {},
   options: ProcessOptions = {},
 ): Promise<ProcessOutcome> {
+  // Every source passes here (a delivery, Stripe's API, a replay, a queue), so this is the one
+  // check nothing reaches the ledger without; the trace takes the id only once it is known sane.
+  const event = asStripeEvent(input);
   trace.eventId = event.id;
   trace.eventType = event.type;
   if (event.livemode !== (deps.mode === "live")) throw new LivemodeMismatchError(deps.mode, event.livemode);

@@ -2,14 +2,16 @@ import { ConditionalCheckFailedException, GetItemCommand, UpdateItemCommand, typ
 import type Stripe from "stripe";
 import type { WebhookApp } from "./app.ts";
 import { eventCatalog } from "./catalog.ts";
+import { asStripeEvent } from "./envelope.ts";
 import {
   HandlerFailedError,
   LedgerUnavailableError,
   LivemodeMismatchError,
+  MalformedEventError,
   StripeUnavailableError,
   errorSummary,
 } from "./errors.ts";
-import { getLedgerEntry, type LedgerEntry } from "./ledger.ts";
+import { getLedgerEntry, ledgerFailure, type LedgerEntry } from "./ledger.ts";
 import { ledgerTable } from "./ledger-table.ts";
 import type { WebhookLogger } from "./logger.ts";
 import { callStripe } from "./stripe-api.ts";
@@ -66,6 +68,11 @@ export interface ReconcileReport {
   failed: number;
   /** Another delivery holds the event right now. */
   inProgress: number;
+  /**
+   * Listed, but not a Stripe event's envelope (see `asStripeEvent`): skipped with a warning,
+   * never written to the ledger and never holding the watermark back.
+   */
+  malformed: number;
   /** The run ended before listing everything (bounds, or Stripe answering "later"). */
   stoppedBy: "max-events" | "max-duration" | "stripe-unavailable" | "ledger-unavailable" | undefined;
   /**
@@ -144,6 +151,7 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
     recovered: 0,
     failed: 0,
     inProgress: 0,
+    malformed: 0,
     stoppedBy: undefined,
     watermark: previous?.watermark,
   };
@@ -157,7 +165,25 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
     oldestUnsettled = Math.min(oldestUnsettled ?? event.created, event.created);
   };
 
-  async function consider(event: Stripe.Event): Promise<boolean> {
+  async function consider(listed: Stripe.Event): Promise<boolean> {
+    // Before the ledger is read with its id. Skipped, not a reason to stop: Stripe lists the same
+    // event on every run, so stopping (or holding the watermark at it) would end every later
+    // run there too, and no retry of the same bytes can succeed.
+    let event: Stripe.Event;
+    try {
+      event = asStripeEvent(listed);
+    } catch (error) {
+      if (!(error instanceof MalformedEventError)) throw error;
+      report.examined += 1;
+      report.malformed += 1;
+      deps.logger.warn("Stripe's API listed an event that is not a Stripe event; skipped", {
+        source: "reconciler",
+        reason: error.reason,
+        value: error.value,
+        error: errorSummary(error),
+      });
+      return true;
+    }
     if (seen.has(event.id)) return true;
     seen.add(event.id);
     report.examined += 1;
@@ -282,7 +308,7 @@ function createStateStore(dynamo: DynamoDBClient, tableName: string, endpointId:
       const result = await dynamo
         .send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }))
         .catch((error: unknown) => {
-          throw new LedgerUnavailableError("read", error);
+          throw ledgerFailure("reconciler state read", "GetItem", error);
         });
       const item = result.Item;
       if (!item) return undefined;
@@ -305,7 +331,7 @@ function createStateStore(dynamo: DynamoDBClient, tableName: string, endpointId:
       const run = { ":at": { S: at }, ":run": { S: JSON.stringify(lastRun) } };
       const send = (command: UpdateItemCommand) =>
         dynamo.send(command).catch((error: unknown) => {
-          throw new LedgerUnavailableError("reconciler state write", error);
+          throw ledgerFailure("reconciler state write", "UpdateItem", error);
         });
       const recordRun = () =>
         send(new UpdateItemCommand({ TableName: tableName, Key: key, UpdateExpression: "SET lastRunAt = :at, lastRun = :run", ExpressionAttributeValues: run }));
@@ -324,7 +350,7 @@ function createStateStore(dynamo: DynamoDBClient, tableName: string, endpointId:
           }),
         );
       } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw new LedgerUnavailableError("reconciler state write", error);
+        if (!(error instanceof ConditionalCheckFailedException)) throw ledgerFailure("reconciler state write", "UpdateItem", error);
         // Another run advanced it further meanwhile: keep theirs, record this run.
         await recordRun();
       }

@@ -1,6 +1,10 @@
 import Stripe from "stripe";
-import { InvalidSignatureError, MalformedEventError, type SignatureFailureReason } from "./errors.ts";
+import { asStripeEvent, describeValue } from "./envelope.ts";
+import { InvalidSignatureError, MalformedEventError, UnreadableBodyError, type SignatureFailureReason } from "./errors.ts";
 import { defaultToleranceSeconds, futureSkewSeconds } from "./limits.ts";
+
+// Kept importable from here, where the webhook path has always found it.
+export { asStripeEvent } from "./envelope.ts";
 
 /** How a delivery's signature is checked. */
 export interface VerificationOptions {
@@ -12,6 +16,8 @@ export interface VerificationOptions {
   futureSkewSeconds?: number;
   /** The current time in epoch milliseconds; injectable so tests control it. */
   now?: () => number;
+  /** The request's `Content-Encoding` header, if it had one. */
+  contentEncoding?: string | undefined;
 }
 
 /**
@@ -30,15 +36,19 @@ export function parseSecrets(value: string): string[] {
  * Verifies a delivery's `Stripe-Signature` header over the exact body bytes with the `stripe`
  * package, then parses the body into an event. Any one secret matching passes, and so does a
  * header carrying several `v1` signatures when one of them matches (stripe checks them all).
- * Beyond stripe's age check it refuses timestamps more than `futureSkewSeconds` ahead. Throws
- * {@link InvalidSignatureError} before anything is parsed, then {@link MalformedEventError} when
- * the signed body is not a Stripe event.
+ * Beyond stripe's age check it refuses timestamps more than `futureSkewSeconds` ahead. First,
+ * needing no secret, it refuses a body no signature could match for a reason of its own (empty,
+ * compressed, not UTF-8) with {@link UnreadableBodyError}. Throws {@link InvalidSignatureError}
+ * before anything is parsed, then {@link MalformedEventError} when the signed body is not a
+ * Stripe event (see `asStripeEvent`).
  */
 export function verifyStripeEvent(
   payload: Uint8Array,
   signatureHeader: string | undefined,
   options: VerificationOptions,
 ): Stripe.Event {
+  // Before the header: whoever sent it, a body like this is the thing to fix.
+  const text = readableText(payload, options.contentEncoding);
   if (signatureHeader === undefined || signatureHeader.trim() === "") {
     throw new InvalidSignatureError(
       "missing-header",
@@ -47,7 +57,7 @@ export function verifyStripeEvent(
   }
   const nowMs = (options.now ?? Date.now)();
   const tolerance = options.toleranceSeconds ?? defaultToleranceSeconds;
-  const parsed = matchAnySecret(payload, signatureHeader, options.secrets, tolerance, nowMs);
+  const parsed = matchAnySecret(text, signatureHeader, options.secrets, tolerance, nowMs);
   const timestamp = signatureTimestamp(signatureHeader);
   const skew = options.futureSkewSeconds ?? futureSkewSeconds;
   // Negated so a timestamp stripe accepted without a number (`t=abc` signs "NaN.<body>", and
@@ -61,25 +71,8 @@ export function verifyStripeEvent(
   return asStripeEvent(parsed);
 }
 
-/**
- * Checks an already parsed, verified body against the envelope every Stripe event has (id, type,
- * created, livemode, data.object) and returns it typed. Throws {@link MalformedEventError}.
- */
-export function asStripeEvent(value: unknown): Stripe.Event {
-  if (!isRecord(value)) throw new MalformedEventError("The signed body is not a JSON object.");
-  const { id, type, created, livemode, data } = value;
-  if (typeof id !== "string" || id === "") throw new MalformedEventError("The event has no id.");
-  if (typeof type !== "string" || type === "") throw new MalformedEventError("The event has no type.");
-  if (typeof created !== "number") throw new MalformedEventError("The event has no created time.");
-  if (typeof livemode !== "boolean") throw new MalformedEventError("The event has no livemode flag.");
-  if (!isRecord(data) || !isRecord(data.object)) throw new MalformedEventError("The event has no data object.");
-  // The envelope is checked; the object's shape is Stripe's contract for this api_version,
-  // which infra pins to the version the `stripe` types describe.
-  return value as unknown as Stripe.Event;
-}
-
 function matchAnySecret(
-  payload: Uint8Array,
+  text: string,
   header: string,
   secrets: readonly string[],
   toleranceSeconds: number,
@@ -87,10 +80,8 @@ function matchAnySecret(
 ): unknown {
   const signature = Stripe.webhooks.signature;
   if (!signature) throw new Error("The stripe package has no webhook signature helper.");
-  const text = exactText(payload);
   let reason: SignatureFailureReason = "no-matching-signature";
   for (const secret of secrets) {
-    if (text === undefined) break;
     try {
       // The check alone first, so that whatever fails here is the header's or the secret's:
       // stripe throws a plain Error (not its verification error) for an empty `v1=`.
@@ -106,7 +97,7 @@ function matchAnySecret(
     try {
       return JSON.parse(text) as unknown;
     } catch (error) {
-      throw new MalformedEventError("The signed body is not a Stripe event.", { cause: error });
+      throw new MalformedEventError("not-json", "The signed body is not JSON.", { cause: error });
     }
   }
   throw new InvalidSignatureError(
@@ -120,12 +111,34 @@ function matchAnySecret(
 
 // The body as the text Stripe signed, byte for byte: stripe's own decoding drops a leading
 // byte-order mark and replaces invalid UTF-8, so different bytes would verify as the same text.
-// Stripe sends UTF-8 JSON without a BOM; bytes that are not UTF-8 match no signature.
-function exactText(payload: Uint8Array): string | undefined {
+// Stripe sends uncompressed UTF-8 JSON without a BOM; a body that is anything else is refused
+// for what it is, since no signature over it can match. Only bytes are looked at: nothing is
+// parsed before the signature is verified.
+function readableText(payload: Uint8Array, contentEncoding: string | undefined): string {
+  if (payload.length === 0) {
+    throw new UnreadableBodyError("empty", "The body is empty: Stripe sends every event as a JSON body.");
+  }
+  const encoding = contentEncoding?.trim().toLowerCase() ?? "";
+  if (encoding !== "" && encoding !== "identity") {
+    throw new UnreadableBodyError(
+      "content-encoded",
+      "The body is compressed (Content-Encoding): Stripe sends it uncompressed, so something in front of this endpoint compressed it.",
+      describeValue(contentEncoding),
+    );
+  }
+  if (payload[0] === 0x1f && payload[1] === 0x8b) {
+    throw new UnreadableBodyError(
+      "gzip",
+      "The body is gzip data: Stripe sends it uncompressed, so something in front of this endpoint compressed it.",
+    );
+  }
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(payload);
   } catch {
-    return undefined;
+    throw new UnreadableBodyError(
+      "not-utf8",
+      "The body is not valid UTF-8: Stripe sends UTF-8 JSON, so the bytes were re-encoded on the way or do not come from Stripe.",
+    );
   }
 }
 
@@ -139,8 +152,4 @@ function signatureTimestamp(header: string): number {
     if (key === "t") timestamp = Number.parseInt(value ?? "", 10);
   }
   return timestamp;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

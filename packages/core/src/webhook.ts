@@ -127,6 +127,7 @@ async function verifyAndProcess(request: WebhookRequest, deps: WebhookDependenci
     toleranceSeconds: config.toleranceSeconds,
     futureSkewSeconds: config.futureSkewSeconds,
     now: deps.now,
+    contentEncoding: headerValue(request.headers, "content-encoding"),
   });
   const { tableName } = resolved;
   const processDeps = {

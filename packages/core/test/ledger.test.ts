@@ -1,7 +1,7 @@
 import type { DynamoDBClient, TransactWriteItem, TransactWriteItemsCommandInput } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createEffectStager } from "../src/effects.ts";
-import { LedgerUnavailableError } from "../src/errors.ts";
+import { LedgerRejectedError, LedgerUnavailableError } from "../src/errors.ts";
 import { createLedger, getLedgerEntry, listLedgerEntries, type Ledger, type LedgerEvent } from "../src/ledger.ts";
 import { ledgerHandlerActions } from "../src/ledger-table.ts";
 import { leaseSeconds } from "../src/limits.ts";
@@ -292,6 +292,19 @@ describeEachEngine("ledger", (engine, definition) => {
 
       expect(error).toBeInstanceOf(LedgerUnavailableError);
       expect((error as LedgerUnavailableError).cause).toMatchObject({ name: "ResourceNotFoundException" });
+    });
+
+    it.each<[string, Partial<LedgerEvent>]>([
+      ["a key over DynamoDB's 2,048-byte limit", { id: `evt_${"x".repeat(2996)}` }],
+      ["an api_version of no DynamoDB type (the key missing from the event)", { apiVersion: undefined as unknown as null }],
+    ])("rejecting the request as invalid (%s) surface as LedgerRejectedError with the DynamoDB operation", async (_, overrides) => {
+      const event = facts(overrides);
+
+      const error = await ledger.claim(event).catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(LedgerRejectedError);
+      expect(error).toMatchObject({ operation: "claim", dynamoOperation: "UpdateItem", cause: { name: "ValidationException" } });
+      expect(await listLedgerEntries(client, tableName, { type: event.type })).not.toContainEqual(expect.objectContaining({ id: event.id }));
     });
 
     it("on completion surface as LedgerUnavailableError, not as a lost lease", async () => {

@@ -744,6 +744,51 @@ describeEachEngine("reconciler", (engine) => {
     });
   });
 
+  describe("events Stripe's API lists that are not Stripe events", () => {
+    it("are skipped with a counted warning, never written, and neither stop the run nor hold its watermark", async () => {
+      // Prepare: good events around ones whose envelope the webhook would refuse too.
+      const s = await scenario();
+      const now = s.nowSeconds();
+      const good = [s.addEvent(now - 3 * hour), s.addEvent(now - hour)];
+      const bad: [string, StripeObject][] = [
+        ["a key of another item kind", buildEvent("invoice.paid", { id: "evt_x#reconciler", created: now - 2 * hour })],
+        ["an id past DynamoDB's key limit", buildEvent("invoice.paid", { id: `evt_${"x".repeat(2996)}`, created: now - 2 * hour })],
+        ["no api_version", withoutKey(buildEvent("invoice.paid", { created: now - 2 * hour }), "api_version")],
+        ["a numeric account", { ...buildEvent("invoice.paid", { created: now - 2 * hour }), account: 42 }],
+      ];
+      for (const [, event] of bad) s.double.addEvent(event, { delivered: false });
+      const before = await s.snapshot();
+
+      // Act
+      const report = await s.run();
+
+      // Assess
+      expect(report).toMatchObject({ malformed: bad.length * 2, recovered: 2, failed: 0, stoppedBy: undefined, watermark: now - 300 });
+      for (const event of good) expect(s.handlers.effects(event.id)).toBe(1);
+      const after = await s.snapshot();
+      const written = [...after.keys()].filter((key) => !before.has(key));
+      expect(written.sort()).toEqual([...good.map((event) => event.id), reconcilerStateKey(endpointId)].sort());
+      const warnings = s.lines.filter((line) => line.level === "warn" && line.attributes.reason !== undefined);
+      // Each listing (the sweep and the undelivered one) finds each once.
+      expect(warnings).toHaveLength(bad.length * 2);
+      expect(Math.max(...warnings.map((line) => JSON.stringify(line).length))).toBeLessThan(1_000);
+    });
+
+    it("a replay of one is refused as malformed_event without touching the ledger", async () => {
+      const s = await scenario();
+      const event = withoutKey(buildEvent("invoice.paid", { created: s.nowSeconds() - hour }), "api_version");
+      s.double.addEvent(event);
+      const before = await s.snapshot();
+
+      const replay = await replayEvent({ stripe: s.stripe, app: s.app, dynamo: client }, String(event.id));
+
+      expect(replay).toMatchObject({ kind: "ran", result: { ok: false } });
+      expect(replay.kind === "ran" && !replay.result.ok && replay.result.error).toMatchObject({ reason: "invalid-api-version" });
+      expect(s.handlers.started(String(event.id))).toBe(0);
+      expect(await s.snapshot()).toEqual(before);
+    });
+  });
+
   describe("replay", () => {
     it("processes a failed event", async () => {
       const s = await scenario();
@@ -833,6 +878,11 @@ describeEachEngine("reconciler", (engine) => {
     });
   });
 });
+
+function withoutKey(event: StripeObject, key: string): StripeObject {
+  const { [key]: _removed, ...rest } = event;
+  return rest;
+}
 
 async function snapshotTable(client: DynamoDBClient, table: string): Promise<Map<string, string>> {
   const items = new Map<string, string>();

@@ -1,6 +1,7 @@
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { InvalidSignatureError, MalformedEventError } from "../src/errors.ts";
+import { gzipSync } from "node:zlib";
+import { InvalidSignatureError, MalformedEventError, UnreadableBodyError } from "../src/errors.ts";
 import { defaultToleranceSeconds, futureSkewSeconds } from "../src/limits.ts";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
 import { parseSecrets, verifyStripeEvent, type VerificationOptions } from "../src/verify.ts";
@@ -164,10 +165,76 @@ describe("verifyStripeEvent", () => {
       expect(() => verify(bytes, header)).toThrow(MalformedEventError);
     });
 
+    it("refuses an envelope field out of shape, after the signature, naming the field", () => {
+      const { bytes, header } = signed(buildEvent("invoice.paid", { id: "app#entitlement#cus_x" }));
+
+      const error = (() => {
+        try {
+          verify(bytes, header);
+        } catch (caught) {
+          return caught;
+        }
+      })();
+
+      expect(error).toBeInstanceOf(MalformedEventError);
+      expect(error).toMatchObject({ reason: "invalid-id", value: '"app#entitlement#cus_x"' });
+    });
+
     it("checks the signature before parsing: unsigned invalid JSON is a signature failure", () => {
       const bytes = Buffer.from("{not json", "utf8");
 
       expect(failure(() => verify(bytes, `t=${nowSeconds},v1=${"0".repeat(64)}`)).reason).toBe("no-matching-signature");
+    });
+  });
+
+  describe("bodies no signature can match, refused for their own cause", () => {
+    function unreadable(act: () => unknown): UnreadableBodyError {
+      try {
+        act();
+      } catch (error) {
+        if (error instanceof UnreadableBodyError) return error;
+        throw error;
+      }
+      throw new Error("expected an UnreadableBodyError");
+    }
+
+    it("an empty body, signed or not", () => {
+      const header = signPayload("", secret, nowSeconds);
+
+      expect(unreadable(() => verify(Buffer.alloc(0), header)).reason).toBe("empty");
+      expect(unreadable(() => verify(Buffer.alloc(0), undefined)).reason).toBe("empty");
+    });
+
+    it("a body sent with a Content-Encoding, before any secret is tried", () => {
+      const { payload } = signed();
+      const compressed = gzipSync(payload);
+      const header = signPayload(payload, secret, nowSeconds);
+
+      const error = unreadable(() => verify(compressed, header, { contentEncoding: "gzip" }));
+
+      expect(error.reason).toBe("content-encoded");
+      expect(error.encoding).toBe('"gzip"');
+      // The same bytes decompressed by hand would verify: the cause is the encoding, not the secret.
+      expect(verify(Buffer.from(payload, "utf8"), header).type).toBe("invoice.paid");
+    });
+
+    it("accepts Content-Encoding identity as no encoding", () => {
+      const { bytes, header } = signed();
+
+      expect(verify(bytes, header, { contentEncoding: "Identity" }).type).toBe("invoice.paid");
+    });
+
+    it("gzip bytes without a Content-Encoding header", () => {
+      const { payload, header } = signed();
+
+      expect(unreadable(() => verify(gzipSync(payload), header)).reason).toBe("gzip");
+    });
+
+    it("bytes that are not UTF-8, even signed over exactly those bytes", () => {
+      const latin1 = Buffer.from('{"description": "caf\xe9"}', "latin1");
+      const header = signPayload(latin1.toString("latin1"), secret, nowSeconds);
+
+      expect(unreadable(() => verify(latin1, header)).reason).toBe("not-utf8");
     });
   });
 

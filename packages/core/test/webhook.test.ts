@@ -1,7 +1,6 @@
-import { ProvisionedThroughputExceededException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { PutItemCommand, ProvisionedThroughputExceededException, ScanCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HandlerRegistry } from "../src/dispatch.ts";
-import type { WebhookLogger } from "../src/logger.ts";
 import { ConfigurationError } from "../src/errors.ts";
 import { exampleHandlers } from "../src/handlers.ts";
 import { createLedger, getLedgerEntry, type Ledger } from "../src/ledger.ts";
@@ -10,24 +9,11 @@ import { handleWebhook, loadWebhookConfig, type WebhookConfig, type WebhookDepen
 import type { WebhookRequest } from "../src/request.ts";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { countRequests } from "@stripe-webhooks/testing/engines";
+import { recordingLogger, type LogLine } from "@stripe-webhooks/testing/recording-logger";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
 
 const secret = newWebhookSecret();
 const config: WebhookConfig = loadWebhookConfig({ secret, mode: "test", toleranceSeconds: undefined });
-
-interface LogLine {
-  level: string;
-  message: string;
-  attributes: Record<string, unknown>;
-}
-
-function recordingLogger(): { logger: WebhookLogger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const record = (level: string) => (message: string, ...attributes: Record<string, unknown>[]) => {
-    lines.push({ level, message, attributes: Object.assign({}, ...attributes) });
-  };
-  return { logger: { info: record("info"), warn: record("warn"), error: record("error") }, lines };
-}
 
 function delivery(event: Record<string, unknown>): { request: WebhookRequest; payload: string; signature: string } {
   const payload = JSON.stringify(event, null, 2);
@@ -168,6 +154,83 @@ describeEachEngine("pipeline", (engine) => {
       expect(response.statusCode).toBe(409);
       expect(JSON.parse(response.body)).toMatchObject({ error: "lease_lost" });
       expect(await getLedgerEntry(client, tableName, String(event.id))).toMatchObject({ status: "processing", attempts: 2 });
+    });
+  });
+
+  describe("envelopes that are not Stripe events", () => {
+    // What holders of the secret could send before the envelope was checked: keys of the ledger's
+    // other item kinds, ids and types past DynamoDB's and the tools' limits, fields the ledger
+    // could not store.
+    const cases: [string, (event: Record<string, unknown>) => void, string][] = [
+      ["the reconciler's state key as id", (e) => (e.id = "reconciler#local"), "invalid-id"],
+      ["an effects key as id", (e) => (e.id = "app#entitlement#cus_x"), "invalid-id"],
+      ["an id that is not an event id", (e) => (e.id = "not-an-event-id"), "invalid-id"],
+      ["an id of 3,000 characters", (e) => (e.id = `evt_${"x".repeat(2996)}`), "invalid-id"],
+      ["no api_version key", (e) => delete e.api_version, "invalid-api-version"],
+      ["created: 1e20", (e) => (e.created = 1e20), "invalid-created"],
+      ["a type of 100,000 characters", (e) => (e.type = "a".repeat(100_000)), "invalid-type"],
+    ];
+
+    async function scan(): Promise<string> {
+      const { Items = [] } = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
+      return JSON.stringify(Items.map((item) => JSON.stringify(item)).sort());
+    }
+
+    beforeAll(async () => {
+      // The items those keys name, so that a write to either would show in the scan.
+      for (const pk of ["reconciler#local", "app#entitlement#cus_x"]) {
+        await client.send(new PutItemCommand({ TableName: tableName, Item: { pk: { S: pk }, marker: { S: "untouched" } } }));
+      }
+    });
+
+    it.each(cases)("answer 400 malformed_event for %s: nothing written, no handler run, one WARN line", async (_, change, reason) => {
+      // Prepare
+      const event: Record<string, unknown> = buildEvent("invoice.paid");
+      change(event);
+      let ran = 0;
+      const deps = dependencies(createLedger(client, tableName), {
+        registry: withInvoicePaid(async () => {
+          ran += 1;
+          return { outcome: "ran" };
+        }),
+      });
+      const before = await scan();
+
+      // Act
+      const response = await handleWebhook(delivery(event).request, deps);
+
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(JSON.parse(response.body)).toMatchObject({ error: "malformed_event" });
+      expect(ran).toBe(0);
+      expect(await scan()).toBe(before);
+      expect(deps.lines).toHaveLength(1);
+      expect(deps.lines[0]).toMatchObject({ level: "warn", attributes: { outcome: "malformed_event", reason } });
+      // The offending value cut short, and nowhere in full.
+      const logged = JSON.stringify(deps.lines);
+      expect(logged.length).toBeLessThan(1_500);
+      expect(String(deps.lines[0]?.attributes.value).length).toBeLessThanOrEqual(80);
+      expect(deps.lines[0]?.attributes.eventId).toBeUndefined();
+    });
+  });
+
+  describe("a ledger request DynamoDB rejects as invalid", () => {
+    it("answers 500 ledger_rejected, not retry later, and logs an ERROR naming the DynamoDB operation", async () => {
+      // Prepare: a table name DynamoDB's validation refuses (a name may not hold a blank).
+      const deps = dependencies(createLedger(client, "not a table name"));
+
+      // Act
+      const response = await handleWebhook(delivery(buildEvent("invoice.paid")).request, deps);
+
+      // Assess
+      expect(response.statusCode).toBe(500);
+      const body = JSON.parse(response.body) as { error: string; message: string };
+      expect(body.error).toBe("ledger_rejected");
+      expect(body.message).not.toMatch(/retry/i);
+      expect(deps.lines.at(-1)).toMatchObject({
+        level: "error",
+        attributes: { outcome: "ledger_rejected", operation: "claim", dynamoOperation: "UpdateItem" },
+      });
     });
   });
 
