@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import Stripe from "stripe";
+import { WebSocket, WebSocketServer, type RawData } from "ws";
 
 /*
  * A double of Stripe's servers, as the real Stripe CLI binary sees them. Stripe cannot be
@@ -22,11 +23,10 @@ import Stripe from "stripe";
  *   the CLI recycles the connection) and the API versions.
  * - The websocket at websocket_url: the CLI dials it with `?websocket_feature=<feature>`, a
  *   `Websocket-Id` header and the `stripecli-devproxy-v1` subprotocol; an unknown id is answered
- *   400 `Unknown WebSocket ID.`, which the CLI takes as an expired session. RFC 6455 framing,
- *   minimal and server side only (the `ws` package is not installed): masked client frames,
- *   fragmented messages (gorilla/websocket, the CLI's library, may split a long message such as
- *   a webhook_response carrying the event back), ping/pong (the CLI pings
- *   every 2 s and gives up on a connection after 10 s of silence) and the close handshake.
+ *   400 `Unknown WebSocket ID.`, which the CLI takes as an expired session. The framing is the
+ *   `ws` package's: fragmented messages (gorilla/websocket, the CLI's library, may split a long
+ *   message such as a webhook_response carrying the event back), pongs to the CLI's pings (it
+ *   pings every 2 s and gives up on a connection after 10 s of silence) and the close handshake.
  * - Messages to the CLI: `webhook_event` with webhook_id, webhook_conversation_id,
  *   event_payload (the exact bytes it forwards), http_headers (Stripe-Signature among them,
  *   made with the session secret) and endpoint.api_version null (a non-null version means
@@ -38,12 +38,9 @@ import Stripe from "stripe";
  *   refer to earlier responses by `${name:id}`. No events are generated from them.
  */
 
-const websocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const subprotocol = "stripecli-devproxy-v1";
 const sessionPath = "/v1/stripecli/sessions";
 const websocketPath = "/subscribe";
-
-const opcode = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
 
 /** A `POST /v1/stripecli/sessions` as the stand-in received it (the key is not kept). */
 export interface SessionRequest {
@@ -98,144 +95,11 @@ export interface StripeCliStandin {
   close(): Promise<void>;
 }
 
-interface Frame {
-  fin: boolean;
-  opcode: number;
-  payload: Buffer;
-}
-
-/** Splits complete frames off the front of `buffer`, unmasking client payloads. */
-function readFrames(buffer: Buffer): { frames: Frame[]; rest: Buffer } {
-  const frames: Frame[] = [];
-  let offset = 0;
-  for (;;) {
-    if (buffer.length - offset < 2) break;
-    const first = buffer[offset] ?? 0;
-    const second = buffer[offset + 1] ?? 0;
-    let length = second & 0x7f;
-    let header = 2;
-    if (length === 126) {
-      if (buffer.length - offset < 4) break;
-      length = buffer.readUInt16BE(offset + 2);
-      header = 4;
-    } else if (length === 127) {
-      if (buffer.length - offset < 10) break;
-      length = Number(buffer.readBigUInt64BE(offset + 2));
-      header = 10;
-    }
-    const masked = (second & 0x80) !== 0;
-    const maskLength = masked ? 4 : 0;
-    if (buffer.length - offset < header + maskLength + length) break;
-    const mask = buffer.subarray(offset + header, offset + header + maskLength);
-    const start = offset + header + maskLength;
-    const payload = Buffer.from(buffer.subarray(start, start + length));
-    if (masked) for (let i = 0; i < payload.length; i += 1) payload[i] = (payload[i] ?? 0) ^ (mask[i % 4] ?? 0);
-    frames.push({ fin: (first & 0x80) !== 0, opcode: first & 0x0f, payload });
-    offset = start + length;
-  }
-  return { frames, rest: buffer.subarray(offset) };
-}
-
-/** One unfragmented, unmasked server frame. */
-function frame(code: number, payload: Buffer): Buffer {
-  const length = payload.length;
-  const header =
-    length < 126 ? Buffer.alloc(2) : length <= 0xffff ? Buffer.alloc(4) : Buffer.alloc(10);
-  header[0] = 0x80 | code;
-  if (length < 126) {
-    header[1] = length;
-  } else if (length <= 0xffff) {
-    header[1] = 126;
-    header.writeUInt16BE(length, 2);
-  } else {
-    header[1] = 127;
-    header.writeBigUInt64BE(BigInt(length), 2);
-  }
-  return Buffer.concat([header, payload]);
-}
-
-class Connection {
-  private buffered: Buffer = Buffer.alloc(0);
-  private fragments: Buffer[] = [];
-  private closeSent = false;
-  open = true;
-
-  constructor(
-    private readonly socket: Duplex,
-    private readonly onMessage: (text: string) => void,
-    private readonly onClosed: () => void,
-  ) {
-    socket.on("data", (chunk: Buffer) => this.receive(chunk));
-    // The HTTP server keeps upgraded sockets half-open: a CLI that exits without a close
-    // frame only sends FIN, which ends the connection here too.
-    socket.on("end", () => {
-      socket.end();
-      this.finish();
-    });
-    socket.on("close", () => this.finish());
-    // A CLI that goes away mid-frame resets the connection; that ends it like a close.
-    socket.on("error", () => this.finish());
-  }
-
-  sendText(text: string): void {
-    if (this.open) this.socket.write(frame(opcode.text, Buffer.from(text)));
-  }
-
-  close(code = 1001): void {
-    if (!this.open) return;
-    if (!this.closeSent) {
-      this.closeSent = true;
-      const payload = Buffer.alloc(2);
-      payload.writeUInt16BE(code);
-      this.socket.write(frame(opcode.close, payload));
-    }
-    this.socket.end();
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-    this.finish();
-  }
-
-  private finish(): void {
-    if (!this.open) return;
-    this.open = false;
-    this.onClosed();
-  }
-
-  private receive(chunk: Buffer): void {
-    const { frames, rest } = readFrames(Buffer.concat([this.buffered, chunk]));
-    this.buffered = rest;
-    for (const received of frames) this.handle(received);
-  }
-
-  private handle(received: Frame): void {
-    switch (received.opcode) {
-      case opcode.ping:
-        this.socket.write(frame(opcode.pong, received.payload));
-        return;
-      case opcode.pong:
-        return;
-      case opcode.close:
-        // Echo the peer's code, as RFC 6455 asks, then let the CLI close the TCP connection.
-        if (!this.closeSent) {
-          this.closeSent = true;
-          this.socket.write(frame(opcode.close, received.payload.subarray(0, 2)));
-        }
-        this.socket.end();
-        return;
-      case opcode.text:
-      case opcode.binary:
-      case opcode.continuation:
-        this.fragments.push(received.payload);
-        if (!received.fin) return;
-        this.onMessage(Buffer.concat(this.fragments).toString("utf8"));
-        this.fragments = [];
-        return;
-      default:
-        this.close(1002);
-    }
-  }
+/** A message's text; the CLI sends JSON, as text frames (binary ones are read the same way). */
+function messageText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString("utf8");
+  return data.toString("utf8");
 }
 
 function json(response: ServerResponse, status: number, body: unknown): void {
@@ -270,8 +134,8 @@ export async function startStripeCliStandin(options: StripeCliStandinOptions): P
   const apiRequests: string[] = [];
   const reports: WebhookResponseReport[] = [];
   const acked: string[] = [];
-  const live = new Set<Connection>();
-  let newest: Connection | undefined;
+  const live = new Set<WebSocket>();
+  let newest: WebSocket | undefined;
   let refused = 0;
   let counter = 0;
   const changed = new Set<() => void>();
@@ -370,7 +234,14 @@ export async function startStripeCliStandin(options: StripeCliStandinOptions): P
     });
   });
 
-  server.on("upgrade", (request: IncomingMessage, socket: Duplex) => {
+  // Offered extensions (permessage-deflate) are declined, and the CLI's subprotocol echoed.
+  const websockets = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    handleProtocols: (offered) => (offered.has(subprotocol) ? subprotocol : false),
+  });
+
+  server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const reject = (status: number, message: string) => {
       const body = JSON.stringify({ error: { message } });
       socket.end(
@@ -388,22 +259,19 @@ export async function startStripeCliStandin(options: StripeCliStandinOptions): P
       reject(400, "Unknown WebSocket ID.");
       return;
     }
-    const accept = createHash("sha1").update(key + websocketGuid).digest("base64");
-    const offered = String(request.headers["sec-websocket-protocol"] ?? "").split(",").map((value) => value.trim());
-    socket.write(
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        `Sec-WebSocket-Accept: ${accept}\r\n` +
-        (offered.includes(subprotocol) ? `Sec-WebSocket-Protocol: ${subprotocol}\r\n` : "") +
-        "\r\n",
-    );
-    const connection = new Connection(socket, onMessage, () => {
-      live.delete(connection);
-      if (newest === connection) newest = [...live].at(-1);
+    websockets.handleUpgrade(request, socket, head, (connection) => {
+      connection.on("message", (data) => onMessage(messageText(data)));
+      // A CLI that goes away mid-frame resets the connection; "close" follows and ends it.
+      connection.on("error", () => {});
+      connection.on("close", () => {
+        live.delete(connection);
+        if (newest === connection) newest = [...live].at(-1);
+        notify();
+      });
+      live.add(connection);
+      newest = connection;
       notify();
     });
-    live.add(connection);
-    newest = connection;
-    notify();
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -428,7 +296,7 @@ export async function startStripeCliStandin(options: StripeCliStandinOptions): P
       const payload = typeof event === "string" ? event : JSON.stringify(event, null, 2);
       counter += 1;
       const webhookId = `we_standin${counter}`;
-      connection.sendText(
+      connection.send(
         JSON.stringify({
           type: "webhook_event",
           webhook_id: webhookId,
@@ -451,15 +319,16 @@ export async function startStripeCliStandin(options: StripeCliStandinOptions): P
     responses: () => reports,
     acks: () => acked,
     async close() {
-      for (const connection of live) connection.close();
+      for (const connection of live) connection.close(1001);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // A CLI that does not answer the close handshake must not keep the test waiting.
       const timer = setTimeout(() => {
-        for (const connection of live) connection.destroy();
+        for (const connection of live) connection.terminate();
         server.closeAllConnections();
       }, 2000);
       await closed;
       clearTimeout(timer);
+      websockets.close();
     },
   };
 }
