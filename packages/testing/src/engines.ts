@@ -5,10 +5,10 @@ import { spawnSync, type ChildProcess } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
 import {
   CreateTableCommand,
-  DescribeTableCommand,
   DynamoDBClient,
   ListTablesCommand,
   UpdateTimeToLiveCommand,
+  waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import { ledgerCreateTableInput, ledgerTimeToLive } from "@stripe-webhooks/core/ledger-table";
 
@@ -203,7 +203,9 @@ function engine(
     client,
     async createLedgerTable(tableName = `ledger-${Math.random().toString(36).slice(2, 10)}`) {
       await admin.send(new CreateTableCommand(ledgerCreateTableInput(tableName)));
-      await waitUntilActive(admin, tableName);
+      // Both engines create tables at once, so the waiter polls often rather than at the SDK's
+      // default pace, which is sized for DynamoDB's seconds.
+      await waitUntilTableExists({ client: admin, maxWaitTime: 10, minDelay: 0.02, maxDelay: 0.02 }, { TableName: tableName });
       // dynalite has no UpdateTimeToLive; TTL only deletes items later, which no test waits for.
       if (features.timeToLive) await admin.send(new UpdateTimeToLiveCommand(ledgerTimeToLive(tableName)));
       return tableName;
@@ -213,15 +215,6 @@ function engine(
       await stop();
     },
   };
-}
-
-async function waitUntilActive(client: DynamoDBClient, tableName: string): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === "ACTIVE") return;
-    await sleep(20);
-  }
-  throw new Error(`Table ${tableName} did not become ACTIVE`);
 }
 
 async function waitUntilServing(endpoint: string, child: ChildProcess): Promise<void> {
