@@ -5,6 +5,7 @@ import { seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { repoRoot } from "../shared/build.ts";
 import { deliveryHeaders, type Payload } from "../shared/events.ts";
 import { converse } from "../shared/processes.ts";
+import { quantile } from "../shared/stats.ts";
 import { effectsByEvent } from "./effects.ts";
 import { sendAll, type Delivery } from "./load.ts";
 import type { BurstServerReply, BurstServerRequest } from "./server.ts";
@@ -37,11 +38,6 @@ export function deliveryOrder(payloads: readonly Payload[], total: number, seed:
     return payload;
   });
   return shuffle(random, [...payloads, ...extra]);
-}
-
-function percentile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
 async function startServer(
@@ -109,8 +105,8 @@ export async function runBurst(options: {
     ranOnce,
     ranMoreThanOnce,
     neverRan: distinct.size - ranOnce - ranMoreThanOnce,
-    latencyP50Ms: percentile(load.latenciesMs, 0.5),
-    latencyP99Ms: percentile(load.latenciesMs, 0.99),
+    latencyP50Ms: quantile(load.latenciesMs, 0.5),
+    latencyP99Ms: quantile(load.latenciesMs, 0.99),
     serverMaxRssKiB,
   };
 }

@@ -16,8 +16,12 @@ export interface Summary {
   n: number;
 }
 
-// Linear interpolation between closest ranks, as spreadsheets do; `sorted` is ascending.
-function quantile(sorted: readonly number[], q: number): number {
+/**
+ * The `q` quantile (0 to 1) of `values`, by linear interpolation between closest ranks, as
+ * spreadsheets do: the one definition every figure of the report uses. NaN for no values.
+ */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
   const position = (sorted.length - 1) * q;
   const lower = Math.floor(position);
   const upper = Math.ceil(position);
