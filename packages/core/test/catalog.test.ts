@@ -14,6 +14,7 @@ import { idempotencyKey } from "../src/process-event.ts";
 import { createStripeClient } from "../src/stripe-api.ts";
 import { asStripeEvent } from "../src/verify.ts";
 import { buildableTypes, buildEvent } from "@stripe-webhooks/scripts/stripe-events";
+import { recordingLogger } from "@stripe-webhooks/testing/recording-logger";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 
 // The example handlers (the entitlements projection) fetch subscriptions from Stripe's API: here
@@ -35,15 +36,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await double.close();
 });
-
-function recordingLogger() {
-  const lines: { level: string; message: string; attributes: Record<string, unknown> }[] = [];
-  const record = (level: string) => (message: string, ...attributes: Record<string, unknown>[]) => {
-    lines.push({ level, message, attributes: Object.assign({}, ...attributes) });
-  };
-  const logger: WebhookLogger = { info: record("info"), warn: record("warn"), error: record("error") };
-  return { logger, lines };
-}
 
 // What processEvent gives a handler: a Stripe client (the double's, unless `stripe` says there is
 // none) and a stager over a table, whose staged writes the test reads back.
