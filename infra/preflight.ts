@@ -1,7 +1,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { stripeApiVersion } from "@stripe-webhooks/core/stripe-version";
-import { overrideVariable, parseSecretOverride, sharedEndpoint, type BoundSecret } from "./signing-secrets";
+import {
+  overrideVariable,
+  parseSecretOverride,
+  secretFingerprint,
+  setOverrideCommand,
+  sharedEndpoint,
+  type BoundSecret,
+} from "@stripe-webhooks/core/signing-secrets";
 import { stageSettings, stageSettingsProblems, type StageSettings } from "./stage";
 
 /*
@@ -77,9 +84,19 @@ const stage = $app.stage;
 /** The validated settings of the stage being deployed. */
 export const settings: StageSettings = stageSettings(stage);
 
-const override = parseSecretOverride(process.env[overrideVariable]);
+const override = parseSecretOverride(process.env[overrideVariable], stage);
 const shared: { endpointId?: string; problems: string[] } =
-  settings.endpoint.kind === "shared" ? sharedEndpoint(override) : { problems: [] };
+  settings.endpoint.kind === "shared" ? sharedEndpoint(override, stage) : { problems: [] };
+
+// A revoked secret set again (pasted from an old note, say) is refused before anything changes;
+// one that would come back through an endpoint's creation secret is caught where that is known.
+const revokedOverride = override.bindings
+  .filter((binding) => settings.revokedSecretFingerprints?.includes(secretFingerprint(binding.secret)))
+  .map(
+    (binding) =>
+      `StripeWebhookSecret holds a revoked secret for ${binding.endpointId} (fingerprint ${secretFingerprint(binding.secret)}); ` +
+      `set only the endpoint's current secret: ${setOverrideCommand(stage, binding.endpointId)}.`,
+  );
 
 const stripeIps = settings.waf?.stripeIpAllowlist ? readStripeWebhookIps() : { addresses: [], problems: [] };
 
@@ -89,6 +106,7 @@ const problems = [
   ...stripeApiKeyProblems(settings),
   ...functionApiKeyProblems(settings),
   ...override.problems,
+  ...revokedOverride,
   ...shared.problems,
   ...stripeIps.problems,
 ];

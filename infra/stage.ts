@@ -91,6 +91,13 @@ export interface StageSettings {
   logRetention: "1 week" | "1 month" | "3 months" | "1 year";
   reconciler: ReconcilerSettings;
   alarms: AlarmSettings;
+  /**
+   * Fingerprints (`npm run signing-secrets`; README, "Rotate the signing secret") of signing
+   * secrets that must never be trusted again, whichever way they arrive: a secret rolled because
+   * it leaked is listed here, so that a later `sst secret remove` cannot fall back to it. A deploy
+   * that would leave an endpoint with only revoked secrets stops.
+   */
+  revokedSecretFingerprints: readonly string[];
 }
 
 export const defaultRegion = "us-east-1";
@@ -116,6 +123,7 @@ const presets: Record<"production" | "preview" | "development", StageSettings> =
     reconciler: { schedule: "rate(15 minutes)" },
     // Set an address here to be told by e-mail; the topic exists either way.
     alarms: { email: undefined, invalidSignaturesPer5Minutes: 20 },
+    revokedSecretFingerprints: [],
   },
   preview: {
     mode: "test",
@@ -127,6 +135,7 @@ const presets: Record<"production" | "preview" | "development", StageSettings> =
     logRetention: "1 week",
     reconciler: { schedule: "rate(15 minutes)" },
     alarms: { invalidSignaturesPer5Minutes: 20 },
+    revokedSecretFingerprints: [],
   },
   development: {
     mode: "test",
@@ -137,6 +146,7 @@ const presets: Record<"production" | "preview" | "development", StageSettings> =
     logRetention: "1 week",
     reconciler: { schedule: "rate(15 minutes)" },
     alarms: { invalidSignaturesPer5Minutes: 20 },
+    revokedSecretFingerprints: [],
   },
 };
 
@@ -167,6 +177,7 @@ const apiVersionFormat = /^\d{4}-\d{2}-\d{2}\.[a-z]+$/;
 const regionFormat = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const domainFormat = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const scheduleFormat = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^)]+\))$/;
+const fingerprintFormat = /^[0-9a-f]{8}$/;
 const emailFormat = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const logRetentions = new Set(["1 week", "1 month", "3 months", "1 year"]);
 
@@ -248,6 +259,10 @@ export function stageSettingsProblems(
   }
   if (!isWholeNumber(alarms?.invalidSignaturesPer5Minutes, 1)) {
     problems.push(`alarms.invalidSignaturesPer5Minutes must be a whole number of at least 1, not ${String(alarms?.invalidSignaturesPer5Minutes)}.`);
+  }
+  const revoked: unknown = settings.revokedSecretFingerprints;
+  if (!Array.isArray(revoked) || !revoked.every((fingerprint) => typeof fingerprint === "string" && fingerprintFormat.test(fingerprint))) {
+    problems.push("revokedSecretFingerprints must list fingerprints of 8 lowercase hex digits, as npm run signing-secrets prints them.");
   }
   return problems;
 }

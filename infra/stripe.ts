@@ -1,9 +1,15 @@
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
+import {
+  formatSecretList,
+  overrideVariable,
+  resolveTrustedSecrets,
+  webhookSecretName,
+  withoutSecretProblem,
+} from "@stripe-webhooks/core/signing-secrets";
 import { stripeApiVersion } from "@stripe-webhooks/core/stripe-version";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import { secretBindings, settings, sharedEndpointId } from "./preflight";
 import { router } from "./router";
-import { strayEndpointIds, trustedSecrets } from "./signing-secrets";
 import { endpointResourceName } from "./stage";
 
 /** The public URL Stripe posts to. */
@@ -42,33 +48,54 @@ export const endpointId = endpoints[0]?.id ?? $output(sharedEndpointId ?? "");
 /** During an upgrade: the endpoint of the previous API version, until it is removed. */
 export const drainingEndpointId = endpoints[1]?.id;
 
-const trusted = $resolve(endpoints.map((endpoint) => $resolve([endpoint.id, endpoint.secret]))).apply((pairs) => {
-  if (pairs.length === 0) return secretBindings.map((binding) => binding.secret);
-  const stray = strayEndpointIds(
+const resolved = $resolve(endpoints.map((endpoint) => $resolve([endpoint.id, endpoint.secret]))).apply((pairs) => {
+  const { trusted, stray, withoutSecret } = resolveTrustedSecrets(
+    pairs.map(([id, creationSecret]) => ({ id, creationSecret })),
     secretBindings,
-    pairs.map(([id]) => id),
+    settings.revokedSecretFingerprints,
   );
+  if (withoutSecret.length > 0) {
+    // Only after a roll and `sst secret remove`: the endpoint's creation secret is the revoked one.
+    // A function trusting it would accept forgeries; one trusting nothing would refuse every delivery.
+    throw new Error(withoutSecret.map((id) => withoutSecretProblem(id, $app.stage)).join("\n"));
+  }
   if (stray.length > 0) {
     // Bound to an endpoint the stage no longer has (it was replaced or removed), or a
     // `--fallback` meant for the shared preview endpoint. Trusting only those would refuse every
     // delivery of the stage's own endpoints, so those keep their own secrets.
     $util.log.warn(
-      `StripeWebhookSecret holds secrets for ${stray.join(", ")}, which is not an endpoint of stage "${$app.stage}"; ` +
+      `${webhookSecretName} holds secrets for ${stray.join(", ")}, which is not an endpoint of stage "${$app.stage}"; ` +
         'they are ignored and the endpoint\'s own signing secret is trusted (README, "Rotate the signing secret").',
     );
   }
-  return pairs.flatMap(([id, creationSecret]) => trustedSecrets(id, creationSecret, secretBindings));
+  return trusted;
 });
 
 /**
- * What the handler reads as `Resource.StripeWebhookSecret.value`: every secret it trusts,
- * comma-separated. A Linkable rather than an `sst.Secret`: an `sst.Secret`'s value is the raw
- * override, while this one is resolved per endpoint (infra/signing-secrets.ts). The override is
- * still set with `sst secret set StripeWebhookSecret ...`; the CLI passes it to this program.
+ * What the handler reads as `Resource.StripeWebhookSecret.value`: every secret it trusts, each
+ * bound to its endpoint (`we_...:whsec_...,...`, the form `sst secret set` takes). Its placeholder
+ * is derived from the endpoints' own secrets, the Output SST accepts for exactly this case.
  */
-export const webhookSecret = new sst.Linkable("StripeWebhookSecret", {
-  properties: { value: $util.secret(trusted.apply((secrets) => secrets.join(","))) },
-});
+export const webhookSecret = withoutRawOverride(
+  () => new sst.Secret(webhookSecretName, $util.secret(resolved.apply(formatSecretList))),
+);
+
+/**
+ * SST gives a value set with `sst secret set` precedence over the placeholder: the Secret reads
+ * SST_SECRET_<name> while it is constructed. preflight has already read that override, and it is
+ * resolved per endpoint above, so the Secret must take the resolved list, never the raw override
+ * (which may be bound to an endpoint the stage no longer has). The variable is hidden only while
+ * the Secret is built; test/infra/synth.test.ts pins the platform behaviour this relies on.
+ */
+function withoutRawOverride<T>(build: () => T): T {
+  const raw = process.env[overrideVariable];
+  delete process.env[overrideVariable];
+  try {
+    return build();
+  } finally {
+    if (raw !== undefined) process.env[overrideVariable] = raw;
+  }
+}
 
 /**
  * The key the functions read Stripe's API with: the reconciler lists events and reads the
@@ -84,5 +111,13 @@ export const stripeApiKey = new sst.Secret("StripeApiKey");
  * still bounds the window of events meant for this stage.
  */
 export const stripeEndpoint = new sst.Linkable("StripeEndpoint", {
-  properties: { id: endpointId, drainingId: drainingEndpointId ?? $output("") },
+  properties: {
+    id: endpointId,
+    drainingId: drainingEndpointId ?? $output(""),
+    // Where each endpoint's trusted secrets come from, for `npm run signing-secrets` under
+    // `sst shell`: no secret in it, only endpoint ids.
+    overriddenIds: resolved.apply((trusted) => [
+      ...new Set(trusted.filter((secret) => secret.origin === "override").map((secret) => secret.endpointId)),
+    ]),
+  },
 });

@@ -9,6 +9,7 @@ import { stripeApiVersion } from "../../packages/core/src/stripe-version.ts";
 import { webhookPath } from "../../packages/core/src/webhook-path.ts";
 import { metricNames, metricsNamespace, metricsService } from "../../packages/core/src/metrics.ts";
 import { endpointResourceName } from "../../infra/stage.ts";
+import { secretFingerprint, splitSecretList } from "../../packages/core/src/signing-secrets.ts";
 import { mockEndpointId, mockEndpointSecret } from "./synth/mocks.ts";
 import { all, named, only, root, synth, type SynthResult } from "./synth/synth.ts";
 
@@ -67,6 +68,31 @@ const runs = {
     }),
   preview: () =>
     synth("sst.config.ts", "pr-12", { env: { ...readKey, SST_SECRET_StripeWebhookSecret: "we_SharedTestEndpoint:whsec_shared_endpoint_secret" } }),
+  // After a roll because the creation secret leaked, the operator listed its fingerprint and then
+  // ran `sst secret remove`: the deploy must not fall back to the leaked secret.
+  removedAfterLeak: () =>
+    synth("sst.config.ts", "dev", {
+      env: testKey,
+      stagePatch: { development: { revokedSecretFingerprints: [secretFingerprint(mockEndpointSecret(current))] } },
+    }),
+  // The roll itself: the override holds the new secret; the leaked one is listed and not set.
+  rolledAfterLeak: () =>
+    synth("sst.config.ts", "dev", {
+      env: { ...testKey, SST_SECRET_StripeWebhookSecret: `${mockEndpointId(current)}:whsec_rolled_after_leak` },
+      stagePatch: { development: { revokedSecretFingerprints: [secretFingerprint(mockEndpointSecret(current))] } },
+    }),
+  // The leaked secret pasted back into the override.
+  revokedOverride: () =>
+    synth("sst.config.ts", "dev", {
+      env: { ...testKey, SST_SECRET_StripeWebhookSecret: `${mockEndpointId(current)}:whsec_leaked_and_revoked` },
+      stagePatch: { development: { revokedSecretFingerprints: [secretFingerprint("whsec_leaked_and_revoked")] } },
+    }),
+  // A preview stage whose override came from `sst secret set --fallback` (shared by every stage without its own value).
+  previewFallback: () =>
+    synth("sst.config.ts", "pr-31", { env: { ...readKey, SST_SECRET_StripeWebhookSecret: "we_SharedTestEndpoint:whsec_fallback_for_previews" } }),
+  // A development stage that inherited the previews' fallback: bound to an endpoint it does not have.
+  devWithFallback: () =>
+    synth("sst.config.ts", "bob", { env: { ...testKey, SST_SECRET_StripeWebhookSecret: "we_SharedTestEndpoint:whsec_fallback_for_previews" } }),
   withoutKey: () => synth("sst.config.ts", "dev"),
   // The deploy's key is there, the functions' read key is not (sst secret set StripeApiKey never ran).
   withoutReadKey: () => synth("sst.config.ts", "dev", { env: { STRIPE_API_KEY: testKey.STRIPE_API_KEY } }),
@@ -128,7 +154,17 @@ function readLinksFromBundle(result: SynthResult) {
 
 /** The secrets the function trusts, as its build links them. */
 function linkedSecrets(result: SynthResult): string[] {
-  return String(buildOf(result).links.StripeWebhookSecret?.value).split(",");
+  return splitSecretList(String(buildOf(result).links.StripeWebhookSecret?.value)).map((entry) => entry.secret);
+}
+
+/** The linked value's entries, each secret with the endpoint it is bound to. */
+function linkedBindings(result: SynthResult): string[] {
+  return splitSecretList(String(buildOf(result).links.StripeWebhookSecret?.value)).map((entry) => `${entry.endpointId}:${entry.secret}`);
+}
+
+/** The components and resources the program constructed under `name`, by type. */
+function constructedTypes(result: SynthResult, name: string): string[] {
+  return result.constructed.filter((c) => c.name === name).map((c) => c.type);
 }
 
 function registeredNames(result: SynthResult, type: string): string[] {
@@ -202,10 +238,14 @@ describe("a development stage", () => {
     const build = buildOf(result);
     expect(Object.keys(build.links).sort()).toEqual(["Ledger", "StripeApiKey", "StripeWebhookSecret"]);
     expect(build.links.StripeApiKey?.value).toBe(readKey.SST_SECRET_StripeApiKey);
-    expect(build.links.StripeWebhookSecret?.value).toBe(mockEndpointSecret(current));
+    expect(build.links.StripeWebhookSecret?.value).toBe(`${mockEndpointId(current)}:${mockEndpointSecret(current)}`);
     expect(build.links.Ledger?.name).toBe(result.outputs?.table);
     expect(existsSync(join(build.out, "resource.enc"))).toBe(true);
-    expect(readLinksFromBundle(result)).toEqual({ handler: "function", secret: mockEndpointSecret(current), table: result.outputs?.table });
+    expect(readLinksFromBundle(result)).toEqual({
+      handler: "function",
+      secret: `${mockEndpointId(current)}:${mockEndpointSecret(current)}`,
+      table: result.outputs?.table,
+    });
   });
 
   it("grants the handler only the DynamoDB actions the ledger performs, on the ledger table only", () => {
@@ -390,11 +430,84 @@ describe("an API version upgrade (infra/stage.ts listing the previous version be
 
   it("trusts both endpoints' secrets, the pinned version's first", () => {
     expect(linkedSecrets(migration())).toEqual([mockEndpointSecret(current), mockEndpointSecret(previous)]);
-    expect(readLinksFromBundle(migration()).secret).toBe(`${mockEndpointSecret(current)},${mockEndpointSecret(previous)}`);
+    expect(readLinksFromBundle(migration()).secret).toBe(
+      `${mockEndpointId(current)}:${mockEndpointSecret(current)},${mockEndpointId(previous)}:${mockEndpointSecret(previous)}`,
+    );
   });
 
   it("names the draining endpoint in the outputs", () => {
     expect(migration().outputs).toMatchObject({ stripeEndpointId: mockEndpointId(current), stripeDrainingEndpointId: mockEndpointId(previous) });
+  });
+});
+
+describe("StripeWebhookSecret is an sst.Secret fed by the endpoints' signing secrets", () => {
+  const presets = { dev: () => results.dev, production: () => results.production, preview: () => results.preview };
+
+  for (const [preset, result] of Object.entries(presets)) {
+    it(`${preset}: exactly one sst:sst:Secret of that name, no other resource of that name, and the function's link reads it`, () => {
+      expectCompleted(result());
+      expect(constructedTypes(result(), "StripeWebhookSecret")).toEqual(["sst:sst:Secret"]);
+      expect(result().constructed.filter((c) => c.type === "sst:sst:Linkable").map((c) => c.name)).not.toContain("StripeWebhookSecret");
+      // The link is the Secret's: SST types a Secret's link as sst.sst.Secret.
+      expect(String(buildOf(result()).links.StripeWebhookSecret?.type)).toMatch(/(^|\$)sst\.sst\.Secret$/);
+    });
+  }
+
+  it("without an override, its value is each endpoint's creation secret bound to the endpoint", () => {
+    expect(linkedBindings(results.dev)).toEqual([`${mockEndpointId(current)}:${mockEndpointSecret(current)}`]);
+    expect(linkedBindings(results.production)).toEqual([`${mockEndpointId(current)}:${mockEndpointSecret(current)}`]);
+  });
+
+  it("the platform reads an override only from SST_SECRET_<name>, while the Secret is constructed (what the resolution relies on)", () => {
+    // infra/stripe.ts hides the raw override while it constructs the Secret, so the placeholder
+    // (the resolved list) is its value. If SST ever reads the override anywhere else, or later,
+    // the raw value would win: this fails first, and the "replaced" case below fails too.
+    const platform = join(root, ".sst/platform/src");
+    const readers = execFileSync("grep", ["-rln", "SST_SECRET_", platform], { encoding: "utf8" }).trim().split("\n");
+    expect(readers.map((file) => file.slice(platform.length + 1))).toEqual(["components/secret.ts"]);
+    const source = readFileSync(join(platform, "components/secret.ts"), "utf8");
+    const constructor = source.slice(source.indexOf("constructor("), source.indexOf("public get name"));
+    expect(constructor).toContain('process.env["SST_SECRET_" + this._name] ?? this._placeholder');
+  });
+});
+
+describe("a roll after a leak", () => {
+  it("with the new secret set and the leaked one revoked: the function trusts only the new secret", () => {
+    const result = results.rolledAfterLeak;
+    expectCompleted(result);
+    expect(linkedBindings(result)).toEqual([`${mockEndpointId(current)}:whsec_rolled_after_leak`]);
+  });
+
+  it("then sst secret remove: the deploy stops rather than fall back to the leaked creation secret, naming the command to run", () => {
+    const result = results.removedAfterLeak;
+    expect(result.ok).toBe(false);
+    // Known only once the endpoint's secret resolves, so the program fails there, as a deploy would.
+    expect(result.errors[0]).toContain(`Every signing secret StripeWebhookSecret would trust for ${mockEndpointId(current)} is revoked`);
+    expect(result.errors[0]).toContain(`npx sst secret set StripeWebhookSecret "${mockEndpointId(current)}:whsec_..." --stage dev`);
+    expect(result.errors.join("\n")).not.toContain(mockEndpointSecret(current));
+    // The function's URL, which Stripe's deliveries need, waits on the value that failed.
+    expect(result.stuck).toContain('aws:lambda/functionUrl:FunctionUrl "WebhookHandlerUrl"');
+  });
+
+  it("the leaked secret set again: refused before anything is created, without echoing it", () => {
+    const result = results.revokedOverride;
+    expectStoppedBeforeAnyResource(result);
+    expect(result.error).toContain(`StripeWebhookSecret holds a revoked secret for ${mockEndpointId(current)} (fingerprint ${secretFingerprint("whsec_leaked_and_revoked")})`);
+    expect(result.error).not.toContain("whsec_leaked_and_revoked");
+  });
+});
+
+describe("sst secret set --fallback (the previews' shared endpoint)", () => {
+  it("a preview stage trusts the fallback's secret for the shared endpoint", () => {
+    expectCompleted(results.previewFallback);
+    expect(linkedBindings(results.previewFallback)).toEqual(["we_SharedTestEndpoint:whsec_fallback_for_previews"]);
+  });
+
+  it("a stage with its own endpoint ignores the fallback with a warning and trusts its endpoint's secret", () => {
+    const result = results.devWithFallback;
+    expectCompleted(result);
+    expect(linkedBindings(result)).toEqual([`${mockEndpointId(current)}:${mockEndpointSecret(current)}`]);
+    expect(result.warnings).toEqual([expect.stringContaining('we_SharedTestEndpoint, which is not an endpoint of stage "bob"')]);
   });
 });
 
@@ -421,7 +534,7 @@ describe("sst secret set StripeWebhookSecret", () => {
     const result = results.refused;
     expectStoppedBeforeAnyResource(result);
     expect(result.error).toContain("StripeWebhookSecret is a signing secret without the endpoint it belongs to");
-    expect(result.error).toContain('"we_<endpoint id>:whsec_..."');
+    expect(result.error).toContain('npx sst secret set StripeWebhookSecret "we_<endpoint id>:whsec_..." --stage production');
     expect(result.error).not.toContain("whsec_unbound_legacy_value");
   });
 });

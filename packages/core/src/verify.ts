@@ -2,6 +2,7 @@ import Stripe from "stripe";
 import { asStripeEvent, describeValue } from "./envelope.ts";
 import { InvalidSignatureError, MalformedEventError, UnreadableBodyError, type SignatureFailureReason } from "./errors.ts";
 import { defaultToleranceSeconds, futureSkewSeconds } from "./limits.ts";
+import { splitSecretList } from "./signing-secrets.ts";
 
 // Kept importable from here, where the webhook path has always found it.
 export { asStripeEvent } from "./envelope.ts";
@@ -21,15 +22,13 @@ export interface VerificationOptions {
 }
 
 /**
- * Splits the configured secret value into its secrets. The value holds one `whsec_...` secret,
- * or several separated by commas while a rotation overlaps the old and the new one; blanks
- * around and between them are ignored.
+ * The secrets in the configured value: `we_...:whsec_...` entries as the deploy resolves them
+ * (signing-secrets.ts), or plain `whsec_...` ones as the local receiver passes them, separated by
+ * commas while a rotation overlaps the old and the new one; blanks are ignored. The endpoint ids
+ * matter to the deploy and the inspection tool, not to verification: any trusted secret may sign.
  */
 export function parseSecrets(value: string): string[] {
-  return value
-    .split(",")
-    .map((secret) => secret.trim())
-    .filter((secret) => secret.length > 0);
+  return splitSecretList(value).map((entry) => entry.secret);
 }
 
 /**
