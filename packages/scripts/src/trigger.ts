@@ -1,10 +1,11 @@
 import { eventCatalog, isCatalogEventType } from "@stripe-webhooks/core/catalog";
-import { buildableTypes, buildEvent, signPayload } from "./stripe-events.ts";
+import { buildEvent, closestTypes, signPayload, typesOutsideCatalog } from "./stripe-events.ts";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import { parseCli, parseCount, runMain, UsageError } from "./cli.ts";
 import { readReceiverState, resolveDataDir } from "./data-dir.ts";
 import { parseWebhookSecrets, readStoredSecret } from "./secrets.ts";
 import { checkApiKey, runStripeTrigger, stripeCliBinary } from "./stripe-cli.ts";
+import { formatTable, printable } from "./table.ts";
 
 /*
  * `npm run trigger`: sends realistic, correctly signed Stripe events to a receiver, the way
@@ -25,12 +26,42 @@ Options:
                    one the receiver generated in its data directory)
   --data-dir DIR   the receiver's data directory [DATA_DIR, default .data/local]
   --json           print the deliveries as a JSON array
-  --list           list the event types this tool builds
+  --list           list the event types this tool sends, marking those in the catalog
+                   (with --json, as [{ "type", "catalog" }])
   --stripe         instead, run the Stripe CLI's \`stripe trigger <event-type>\` with
                    STRIPE_API_KEY (test mode): Stripe creates the objects in that account
                    and sends the events to \`stripe listen\` (which \`npm start\` runs when
                    given STRIPE_API_KEY); exits with the CLI's status
+Any other type is refused (exit 2, nothing sent) with the closest types it sends.
 Exits 1 if any delivery is answered with a status other than 2xx.`;
+
+/** What the tool sends: the catalog's types, then a few real types outside it. */
+const sendableTypes: readonly string[] = [...eventCatalog, ...typesOutsideCatalog];
+
+function printList(json: boolean): void {
+  const types = sendableTypes.map((type) => ({ type, catalog: isCatalogEventType(type) }));
+  if (json) {
+    console.log(JSON.stringify(types, null, 2));
+    return;
+  }
+  console.log(formatTable(["TYPE", "CATALOG"], types.map(({ type, catalog }) => [type, catalog ? "yes" : "no"])));
+  console.log(
+    "Catalog types are handled (and a deployed stage is subscribed to them); the receiver records " +
+      "the others as ignored, and a deployed stage never receives them.",
+  );
+}
+
+/** The refusal of a type the tool does not send: most likely a typo of one it does. */
+function unknownType(type: string): UsageError {
+  const closest = closestTypes(type, sendableTypes).map(
+    (candidate) => `${candidate}${isCatalogEventType(candidate) ? "" : " (not in the catalog)"}`,
+  );
+  const suggestion = closest.length === 0 ? "" : ` Did you mean: ${closest.join(", ")}?`;
+  return new UsageError(
+    `unknown event type "${printable(type)}": nothing was sent.${suggestion} ` +
+      "`npm run trigger -- --list` shows every type this tool sends.",
+  );
+}
 
 interface Delivery {
   id: string;
@@ -90,7 +121,7 @@ async function deliver(url: string, payload: string, secret: string): Promise<{ 
 }
 
 function describe(delivery: Delivery): string {
-  const response = delivery.response.replace(/\s+/g, " ").trim();
+  const response = printable(delivery.response.replace(/\s+/g, " ").trim());
   const shown = response.length > 200 ? `${response.slice(0, 197)}...` : response;
   const attempt = delivery.attempts > 1 ? ` [${delivery.attempt}/${delivery.attempts}]` : "";
   return `${delivery.id} ${delivery.type}${attempt} -> ${delivery.status} ${shown} (${delivery.durationMs}ms)`;
@@ -101,7 +132,7 @@ async function triggerThroughStripe(type: string): Promise<number> {
   const problem = checkApiKey(process.env.STRIPE_API_KEY);
   if (problem) throw new UsageError(problem);
   if (!isCatalogEventType(type)) {
-    console.error(`note: ${type} is not in the catalog, so the receiver's stripe listen does not forward it`);
+    console.error(`note: ${printable(type)} is not in the catalog, so the receiver's stripe listen does not forward it`);
   }
   return runStripeTrigger({ binary: stripeCliBinary(), env: process.env, print: (line) => console.log(line) }, type);
 }
@@ -127,7 +158,7 @@ async function main(): Promise<number> {
   if (!parsed) return 0;
   const { values, positionals } = parsed;
   if (values.list) {
-    for (const type of buildableTypes(eventCatalog)) console.log(type);
+    printList(values.json);
     return 0;
   }
   const [type, ...extra] = positionals;
@@ -145,9 +176,7 @@ async function main(): Promise<number> {
     }
     return triggerThroughStripe(type);
   }
-  if (buildableTypes([type]).length === 0) {
-    throw new UsageError(`cannot build "${type}": Stripe's fixtures hold no object for it (see --list)`);
-  }
+  if (!sendableTypes.includes(type)) throw unknownType(type);
   const count = parseCount(values.count, "--count", 1, 1);
   const duplicates = parseCount(values.duplicates, "--duplicates", 0);
   if (count > 1000 || duplicates > 100) throw new UsageError("--count is at most 1000, --duplicates at most 100");

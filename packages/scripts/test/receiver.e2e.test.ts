@@ -110,10 +110,11 @@ describe("npm start", () => {
     expect(run.stdout).toMatch(/1 deliveries .*: 0 ok, 1 unexpected/);
   });
 
-  it("trigger --list names every catalog type", async () => {
-    const run = await runScript("trigger", ["--list"], env);
+  it("trigger --list names every catalog type, marked as such", async () => {
+    const run = await runScript("trigger", ["--list", "--json"], env);
     expect(run.code).toBe(0);
-    expect(run.stdout.trim().split("\n")).toEqual([...eventCatalog]);
+    const listed = JSON.parse(run.stdout) as { type: string; catalog: boolean }[];
+    expect(listed.filter((item) => item.catalog).map((item) => item.type)).toEqual([...eventCatalog]);
   });
 
   it("raw HTTP: valid, duplicate, tampered, wrong method and a binary content type", async () => {
