@@ -21,10 +21,11 @@ declare module "sst" {
     "StripeEndpoint": {
       "drainingId": string
       "id": string
+      "overriddenIds": string[]
       "type": "sst.sst.Linkable"
     }
     "StripeWebhookSecret": {
-      "type": "sst.sst.Linkable"
+      "type": "sst.sst.Secret"
       "value": string
     }
     "WebhookHandler": {
