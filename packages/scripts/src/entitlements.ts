@@ -2,6 +2,7 @@ import { listEntitlements, type Entitlement } from "@stripe-webhooks/core/entitl
 import { parseCli, runMain, UsageError } from "./cli.ts";
 import { resolveDataDir } from "./data-dir.ts";
 import { findLedger } from "./ledger-target.ts";
+import { formatTable, printable } from "./table.ts";
 
 /*
  * `npm run entitlements`: the entitlements projection (customer -> current subscription) the
@@ -36,10 +37,7 @@ function table(entitlements: readonly Entitlement[]): string {
     String(subscriptions.length),
     `${subscription.syncedAt.slice(0, 10)} ${subscription.syncedAt.slice(11, 19)}Z`,
   ]);
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)));
-  const line = (cells: readonly string[]) =>
-    cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join("  ");
-  return [line(header), ...rows.map(line)].join("\n");
+  return formatTable(header, rows);
 }
 
 async function main(): Promise<number> {
@@ -59,7 +57,7 @@ async function main(): Promise<number> {
   const { values } = parsed;
   const customer = values.customer;
   if (customer !== undefined && !/^cus_\w+$/.test(customer)) {
-    throw new UsageError(`--customer must be a customer id (cus_...), got "${customer}"`);
+    throw new UsageError(`--customer must be a customer id (cus_...), got "${printable(customer)}"`);
   }
 
   const ledger = await findLedger(resolveDataDir(values["data-dir"]));

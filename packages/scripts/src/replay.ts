@@ -5,6 +5,7 @@ import { replayEvent, type ReplayResult } from "@stripe-webhooks/core/replay";
 import { parseCli, runMain, UsageError } from "./cli.ts";
 import { resolveDataDir } from "./data-dir.ts";
 import { openOperatorApp } from "./operator-app.ts";
+import { printable } from "./table.ts";
 
 /*
  * `npm run replay -- evt_...`: fetches one event from Stripe's API and runs it through the same
@@ -52,7 +53,7 @@ function time(iso: string | undefined): string {
 
 function describe(summary: ReplaySummary): string {
   const { eventId, entry } = summary;
-  const type = entry ? ` (${entry.type})` : "";
+  const type = entry ? ` (${printable(entry.type)})` : "";
   const attempts = entry ? `attempt ${entry.attempts}` : "";
   switch (summary.result) {
     case "already_settled":
@@ -72,9 +73,9 @@ function describe(summary: ReplaySummary): string {
     case "lease_lost":
       return `${eventId}${type}: another delivery holds the event right now; nothing ran. Try again in a minute.`;
     case "handler_failed":
-      return `${eventId}${type}: the handler failed (${summary.error ?? "no detail"}); recorded failed (${attempts})`;
+      return `${eventId}${type}: the handler failed (${printable(summary.error ?? "no detail")}); recorded failed (${attempts})`;
     default:
-      return `${eventId}${type}: ${summary.result}${summary.error ? ` (${summary.error})` : ""}`;
+      return `${eventId}${type}: ${summary.result}${summary.error ? ` (${printable(summary.error)})` : ""}`;
   }
 }
 
@@ -97,7 +98,7 @@ async function main(): Promise<number> {
   const { values, positionals } = parsed;
   const [eventId, ...extra] = positionals;
   if (eventId === undefined || extra.length > 0) throw new UsageError(`give exactly one event id\n\n${usage}`);
-  if (!/^evt_[A-Za-z0-9_]+$/.test(eventId)) throw new UsageError(`"${eventId}" is not a Stripe event id (evt_...)`);
+  if (!/^evt_[A-Za-z0-9_]+$/.test(eventId)) throw new UsageError(`"${printable(eventId)}" is not a Stripe event id (evt_...)`);
 
   const target = await openOperatorApp({ dataDir: resolveDataDir(values["data-dir"]) });
   try {
