@@ -2,7 +2,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from "aws-lambda";
 import Stripe from "stripe";
 import { benchLinks } from "./links.ts";
-import { putOnce, reply } from "./put-once.ts";
+import { constructEvent, putOnce, reply } from "./put-once.ts";
 
 /*
  * Baseline "naive": what most tutorials deploy. The full `stripe` client for constructEvent, a
@@ -15,17 +15,8 @@ const dynamo = new DynamoDBClient({});
 const links = benchLinks();
 
 export async function handler(event: LambdaFunctionURLEvent): Promise<LambdaFunctionURLResult> {
-  const body = Buffer.from(event.body ?? "", event.isBase64Encoded ? "base64" : "utf8");
-  let stripeEvent: Stripe.Event;
-  try {
-    stripeEvent = stripe.webhooks.constructEvent(
-      body,
-      event.headers["stripe-signature"] ?? "",
-      links.webhookSecret ?? "",
-    );
-  } catch {
-    return reply(400, "invalid_signature");
-  }
+  const stripeEvent = constructEvent(stripe, event, links.webhookSecret ?? "");
+  if (stripeEvent === undefined) return reply(400, "invalid_signature");
   const result = await putOnce(dynamo, links.tableName ?? "", stripeEvent.id);
   if (result === "duplicate") return reply(200, result);
   console.log(`Processed ${stripeEvent.type} ${stripeEvent.id}`);

@@ -4,7 +4,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from "aws-lambda";
 import Stripe from "stripe";
 import { benchLinks } from "./links.ts";
-import { reply } from "./put-once.ts";
+import { constructEvent, reply } from "./put-once.ts";
 
 /*
  * Baseline "powertools": the naive handler made idempotent the documented way. The verified
@@ -31,15 +31,8 @@ const processEvent = makeIdempotent(
 export async function handler(event: LambdaFunctionURLEvent, context?: Context): Promise<LambdaFunctionURLResult> {
   // Lets the idempotency record's in-progress expiry follow the invocation's remaining time.
   if (context) config.registerLambdaContext(context);
-  const body = Buffer.from(event.body ?? "", event.isBase64Encoded ? "base64" : "utf8");
-  let stripeEvent: Stripe.Event;
-  try {
-    stripeEvent = stripe.webhooks.constructEvent(
-      body,
-      event.headers["stripe-signature"] ?? "",
-      links.webhookSecret ?? "",
-    );
-  } catch {
+  const stripeEvent = constructEvent(stripe, event, links.webhookSecret ?? "");
+  if (stripeEvent === undefined) {
     logger.warn("Stripe webhook refused", { outcome: "invalid_signature" });
     return reply(400, "invalid_signature");
   }

@@ -1,9 +1,10 @@
 import { ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import type { LambdaFunctionURLResult } from "aws-lambda";
+import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from "aws-lambda";
+import type Stripe from "stripe";
 
 /*
- * The pieces the floor and naive baselines have in common, so that what they are compared on
- * is exactly the same code. Each baseline's bundle includes its own copy.
+ * The pieces the baselines have in common, so that what they are compared on is exactly the
+ * same code. Each baseline's bundle includes its own copy of what it uses.
  */
 
 /** A small JSON answer, shaped like ours. */
@@ -28,5 +29,18 @@ export async function putOnce(dynamo: DynamoDBClient, tableName: string, eventId
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) return "duplicate";
     throw error;
+  }
+}
+
+/**
+ * The naive and powertools baselines' verification, `stripe.webhooks.constructEvent` on the
+ * raw body as Stripe's docs show it: the event, or undefined when the delivery fails it.
+ */
+export function constructEvent(stripe: Stripe, event: LambdaFunctionURLEvent, secret: string): Stripe.Event | undefined {
+  const body = Buffer.from(event.body ?? "", event.isBase64Encoded ? "base64" : "utf8");
+  try {
+    return stripe.webhooks.constructEvent(body, event.headers["stripe-signature"] ?? "", secret);
+  } catch {
+    return undefined;
   }
 }
