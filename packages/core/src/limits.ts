@@ -53,3 +53,33 @@ export const maxBodyBytes = 1024 * 1024;
  * resent event is still recognised as a duplicate.
  */
 export const ledgerRetentionDays = 35;
+
+/**
+ * The queue consumer's lease on an event, for a consumer function with a timeout of
+ * `timeoutSeconds`: the timeout plus {@link leaseMarginSeconds}, as for the webhook. A FIFO batch
+ * is processed one record at a time inside one invocation, so any record of it may still be
+ * running when the invocation's timeout strikes; the lease is therefore derived from the whole
+ * timeout, not from a share of it. Throws a RangeError for a timeout Lambda would not accept.
+ */
+export function consumerLeaseSeconds(timeoutSeconds: number): number {
+  return lambdaTimeout(timeoutSeconds) + leaseMarginSeconds;
+}
+
+/**
+ * The visibility timeout of the queue a consumer with a timeout of `timeoutSeconds` reads: six
+ * times the timeout, AWS's guidance for a queue that is a Lambda event source (Lambda may retry
+ * a throttled batch while its messages stay invisible). For a timeout above a fifth of
+ * {@link leaseMarginSeconds} (every timeout the stage settings allow) it also outlives the
+ * consumer's lease ({@link consumerLeaseSeconds}), so a message only becomes visible again once a
+ * crashed run's claim has lapsed. Lambda's longest timeout (900 s) keeps it within SQS's 12-hour maximum.
+ * Throws a RangeError for a timeout Lambda would not accept.
+ */
+export function queueVisibilityTimeoutSeconds(timeoutSeconds: number): number {
+  return 6 * lambdaTimeout(timeoutSeconds);
+}
+
+// Lambda's bounds for a function timeout, in whole seconds.
+function lambdaTimeout(timeoutSeconds: number): number {
+  if (Number.isInteger(timeoutSeconds) && timeoutSeconds >= 1 && timeoutSeconds <= 900) return timeoutSeconds;
+  throw new RangeError(`A Lambda timeout is a whole number of seconds from 1 to 900, not ${String(timeoutSeconds)}.`);
+}
