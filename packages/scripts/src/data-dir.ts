@@ -1,6 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { UsageError } from "./cli.ts";
 
 /*
  * The local data directory (default `.data/local`, git-ignored) holds the ledger's LevelDB
@@ -39,6 +41,13 @@ export interface ReceiverState {
   startedAt: string;
   /** The `stripe listen` it runs, if any: a receiver killed outright cannot stop it. */
   stripeListenPid?: number;
+  /** The fingerprint of the `stripe listen` secret it trusts (signing-secrets.ts), never the secret. */
+  stripeListenFingerprint?: string;
+  /**
+   * Its command line as `ps` showed it at start: a process id the system has since given to
+   * another program shows a different one.
+   */
+  command?: string;
 }
 
 function statePath(dataDir: string): string {
@@ -55,6 +64,28 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** The command line `ps` shows for a process, or undefined when there is no such process. */
+export function processCommand(pid: number): string | undefined {
+  // `ps -o command=` prints the full command line on Linux and macOS alike.
+  const shown = spawnSync("ps", ["-o", "command=", "-p", String(pid)], { encoding: "utf8" });
+  return shown.status === 0 ? shown.stdout.trim() : undefined;
+}
+
+/** This process's command line, as others will see it through {@link processCommand}. */
+export const ownCommand = (): string | undefined => processCommand(process.pid);
+
+/**
+ * Whether `pid` still runs the program that recorded `command`. Without a recorded command
+ * (a state file from an older receiver), any receiver's command line will do.
+ */
+function stillRunning(pid: number, command: string | undefined): boolean {
+  if (!processAlive(pid)) return false;
+  const shown = processCommand(pid);
+  // ps unavailable or refusing: only the liveness is known, and a live process wins.
+  if (shown === undefined) return true;
+  return command === undefined ? /\breceiver\.ts\b/.test(shown) : shown === command;
+}
+
 /** The state file as last written, live or stale; undefined when there is none or it is unreadable. */
 function readStateFile(dataDir: string): ReceiverState | undefined {
   const path = statePath(dataDir);
@@ -66,10 +97,19 @@ function readStateFile(dataDir: string): ReceiverState | undefined {
   }
 }
 
-/** The running receiver's state, or undefined when none runs (a stale file is ignored). */
+/**
+ * The running receiver's state, or undefined when none runs. A stale file is ignored: one whose
+ * process is gone, or whose process id now names another program (checked by its command line).
+ */
 export function readReceiverState(dataDir: string): ReceiverState | undefined {
   const state = readStateFile(dataDir);
-  return state && processAlive(state.pid) ? state : undefined;
+  return state && stillRunning(state.pid, state.command) ? state : undefined;
+}
+
+/** The state a receiver left behind when it was killed outright; undefined otherwise. */
+export function staleReceiverState(dataDir: string): ReceiverState | undefined {
+  const state = readStateFile(dataDir);
+  return state && !stillRunning(state.pid, state.command) ? state : undefined;
 }
 
 /**
@@ -80,7 +120,7 @@ export function readReceiverState(dataDir: string): ReceiverState | undefined {
  */
 export function leftoverStripeListen(dataDir: string): { pid: number; forwardTo: string } | undefined {
   const state = readStateFile(dataDir);
-  if (state?.stripeListenPid === undefined || processAlive(state.pid)) return undefined;
+  if (state?.stripeListenPid === undefined || stillRunning(state.pid, state.command)) return undefined;
   return processAlive(state.stripeListenPid) ? { pid: state.stripeListenPid, forwardTo: state.url } : undefined;
 }
 
@@ -96,5 +136,86 @@ export function removeReceiverState(dataDir: string): void {
     rmSync(statePath(dataDir));
   } catch {
     // Removed meanwhile: nothing of ours left.
+  }
+}
+
+/*
+ * One process at a time owns a data directory's ledger files: `receiver.lock`, created
+ * atomically (a complete file linked into place, which fails if one exists) and holding the
+ * owner's pid and command line. A lock whose process is gone or now runs another program was
+ * left by a process killed outright, and is taken over.
+ */
+
+interface LockFile {
+  pid: number;
+  command?: string;
+  what: string;
+}
+
+export interface DataDirLock {
+  release(): void;
+}
+
+/** Another process holds the data directory: a setting to change, so a usage error (exit 2). */
+export class DataDirInUseError extends UsageError {
+  override name = "DataDirInUseError";
+}
+
+function lockPath(dataDir: string): string {
+  return join(dataDir, "receiver.lock");
+}
+
+function readLock(path: string): LockFile | undefined {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as LockFile;
+  } catch {
+    return undefined;
+  }
+}
+
+function tryLink(temp: string, path: string): boolean {
+  try {
+    linkSync(temp, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+}
+
+/**
+ * Takes the data directory for this process (`what` says who: "receiver", "npm run events"...),
+ * or throws {@link DataDirInUseError} naming the process that holds it.
+ */
+export function lockDataDir(dataDir: string, what: string): DataDirLock {
+  mkdirSync(dataDir, { recursive: true });
+  const path = lockPath(dataDir);
+  const temp = `${path}.${process.pid}`;
+  const mine: LockFile = { pid: process.pid, what, ...(ownCommand() === undefined ? {} : { command: ownCommand() }) };
+  writeFileSync(temp, `${JSON.stringify(mine)}\n`);
+  try {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      if (tryLink(temp, path)) {
+        return {
+          release: () => {
+            if (readLock(path)?.pid === process.pid) rmSync(path, { force: true });
+          },
+        };
+      }
+      const holder = readLock(path);
+      if (holder && stillRunning(holder.pid, holder.command)) {
+        const running = readReceiverState(dataDir);
+        const where = running?.pid === holder.pid ? `, ${running.url}` : "";
+        throw new DataDirInUseError(
+          `another ${holder.what} (pid ${holder.pid}${where}) is using ${dataDir}. ` +
+            `Stop it, or give this one its own DATA_DIR.`,
+        );
+      }
+      // Left by a process killed outright (or unreadable): taken over once.
+      rmSync(path, { force: true });
+    }
+    throw new DataDirInUseError(`another process took ${dataDir} at the same moment. Stop it, or give this one its own DATA_DIR.`);
+  } finally {
+    rmSync(temp, { force: true });
   }
 }

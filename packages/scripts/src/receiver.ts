@@ -9,16 +9,19 @@ import {
   defaultDataDir,
   dynamoDataPath,
   leftoverStripeListen,
-  readReceiverState,
+  lockDataDir,
+  ownCommand,
   removeReceiverState,
   writeReceiverState,
 } from "./data-dir.ts";
+import { openEmbeddedLedger } from "./embedded-ledger.ts";
 import { functionTimeoutMs } from "./lambda-context.ts";
 import { dynamoClient, ensureLedgerTable, startDynalite } from "./local-dynamo.ts";
 import { configureHandlerLogLevel, readConfig, type Config } from "./receiver-config.ts";
 import { createReceiverServer, type Invoke } from "./receiver-server.ts";
 import { listenForStop } from "./stop-signals.ts";
 import { loadOrCreateSecret } from "./secrets.ts";
+import { secretFingerprint } from "@stripe-webhooks/core/signing-secrets";
 import { checkApiKey, describeSecret, startStripeListen, stopLeftoverListen, stripeCliBinary, type StripeListen } from "./stripe-cli.ts";
 
 /*
@@ -90,27 +93,36 @@ Ctrl+C stops the receiver (in-flight requests finish, the ledger is flushed to d
 async function main(): Promise<number> {
   const config = readConfig();
   if (!config) return 0;
-  const { dataDir } = config;
-
-  const running = readReceiverState(config.dataDir);
-  if (running) {
-    throw new UsageError(
-      `another receiver (pid ${running.pid}, ${running.url}) is using ${config.dataDir}. ` +
-        "Stop it, or give this one its own DATA_DIR.",
-    );
-  }
-  const leftover = leftoverStripeListen(config.dataDir);
-  if (leftover && stopLeftoverListen(leftover.pid, leftover.forwardTo)) {
-    console.log(`stopped stripe listen (pid ${leftover.pid}), left forwarding to ${leftover.forwardTo} by a receiver that was killed`);
-  }
   // A malformed or live key is a setting to fix before anything starts; a key Stripe refuses
   // later only costs the forwarding.
   const stripeKey = process.env.STRIPE_API_KEY || undefined;
   const keyProblem = stripeKey ? checkApiKey(stripeKey) : undefined;
   if (keyProblem) throw new UsageError(keyProblem);
-  const secrets = config.envSecrets ?? [loadOrCreateSecret(config.dataDir).secret];
+
+  // Taken atomically, so of two receivers started at the same moment one says the other has it.
+  const lock = lockDataDir(config.dataDir, "receiver");
+  try {
+    return await serve(config, stripeKey);
+  } finally {
+    lock.release();
+  }
+}
+
+async function serve(config: Config, stripeKey: string | undefined): Promise<number> {
+  const { dataDir } = config;
+  const leftover = leftoverStripeListen(dataDir);
+  if (leftover && stopLeftoverListen(leftover.pid, leftover.forwardTo)) {
+    console.log(`stopped stripe listen (pid ${leftover.pid}), left forwarding to ${leftover.forwardTo} by a receiver that was killed`);
+  }
+  const secrets = config.envSecrets ?? [loadOrCreateSecret(dataDir).secret];
   // Listened for from here on, so a Ctrl+C during startup still ends in an orderly stop.
   const stopRequests = listenForStop();
+  // Checked and opened before anything listens: damaged files stop the start here.
+  const embedded = config.externalEndpoint
+    ? undefined
+    : config.memory
+      ? await startDynalite(undefined)
+      : await openEmbeddedLedger(dataDir);
 
   let handlerLoaded: (invoke: Invoke) => void = () => {};
   const handler = new Promise<Invoke>((resolve) => (handlerLoaded = resolve));
@@ -122,12 +134,14 @@ async function main(): Promise<number> {
     logError: (line) => console.error(line),
     path: webhookPath,
   });
-  const port = await listen(receiver.server, config.port);
+  let port: number;
+  try {
+    port = await listen(receiver.server, config.port);
+  } catch (error) {
+    await embedded?.close();
+    throw error;
+  }
   const url = `http://127.0.0.1:${port}${webhookPath}`;
-
-  const embedded = config.externalEndpoint
-    ? undefined
-    : await startDynalite(config.memory ? undefined : dynamoDataPath(config.dataDir));
   const endpoint = config.externalEndpoint ?? embedded?.endpoint ?? "";
   let stopping = false;
   let stripeListen: StripeListen | undefined;
@@ -214,8 +228,10 @@ async function main(): Promise<number> {
     });
     handlerLoaded(invoke);
 
-    writeReceiverState(config.dataDir, {
+    const command = ownCommand();
+    writeReceiverState(dataDir, {
       pid: process.pid,
+      ...(command === undefined ? {} : { command }),
       url,
       dynamodbEndpoint: endpoint,
       tableName: config.tableName,
@@ -224,6 +240,8 @@ async function main(): Promise<number> {
       secretSource: config.envSecrets ? "env" : "stored",
       startedAt: new Date().toISOString(),
       ...(stripeListen?.pid === undefined ? {} : { stripeListenPid: stripeListen.pid }),
+      // `npm run signing-secrets` shows what is trusted; the CLI's secret lives only in this process.
+      ...(cliSecrets[0] === undefined ? {} : { stripeListenFingerprint: secretFingerprint(cliSecrets[0]) }),
     });
 
     const where = embedded
