@@ -29,6 +29,10 @@ export const metricNames = {
   reconcilerErrors: "ReconcilerErrors",
   /** A run Stripe's API or the ledger cut short; the next run resumes. */
   reconcilerInterrupted: "ReconcilerInterrupted",
+  /** An event sent to the stage's queue (queued processing): the webhook or the reconciler answered for it. */
+  eventsQueued: "EventsQueued",
+  /** An event the queue consumer moved to the dead-letter queue after its receives ran out. */
+  eventsDeadLettered: "EventsDeadLettered",
 } as const;
 
 /** One settled run, as metrics count it: how the event arrived and the outcome table's code and status. */
