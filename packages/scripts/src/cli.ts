@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { printable } from "./table.ts";
 
 /** A mistake in how a tool was invoked or configured: reported in one line, no stack. */
 export class UsageError extends Error {
@@ -7,7 +8,8 @@ export class UsageError extends Error {
 
 /**
  * `parseArgs` for a tool: every tool takes `-h`/`--help`, which prints `usage` and gives
- * undefined (the tool then exits 0), and parse errors become UsageErrors that carry the usage.
+ * undefined (the tool then exits 0), and parse errors become UsageErrors that carry the usage
+ * and quote the offending argument escaped.
  */
 export function parseCli<T extends ParseArgsConfig>(config: T, usage: string): ReturnType<typeof parseArgs<T>> | undefined {
   const withHelp = { ...config, options: { ...config.options, help: { type: "boolean", short: "h" } } } as const;
@@ -17,7 +19,8 @@ export function parseCli<T extends ParseArgsConfig>(config: T, usage: string): R
     parsed = parseArgs({ ...withHelp, args: config.args ?? process.argv.slice(2) }) as ReturnType<typeof parseArgs<T>>;
   } catch (error) {
     if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {
-      throw new UsageError(`${error.message}\n\n${usage}`);
+      // Node quotes the offending argument as given, terminal controls and all.
+      throw new UsageError(`${printable(error.message)}\n\n${usage}`);
     }
     throw error;
   }
@@ -33,7 +36,7 @@ export function parseCount(value: string | undefined, name: string, fallback: nu
   if (value === undefined) return fallback;
   const number = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number < min) {
-    throw new UsageError(`${name} must be a whole number >= ${min}, got "${value}"`);
+    throw new UsageError(`${name} must be a whole number >= ${min}, got "${printable(value)}"`);
   }
   return number;
 }

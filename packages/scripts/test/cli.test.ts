@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { parseCli, UsageError } from "../src/cli.ts";
+import { parseCli, parseCount, UsageError } from "../src/cli.ts";
 
 /* The one argument parser every tool uses: its help flag and its errors. */
 
@@ -40,5 +40,27 @@ describe("parseCli", () => {
     expect(thrown).toBeInstanceOf(UsageError);
     expect(String((thrown as Error).message)).toContain("--nope");
     expect(String((thrown as Error).message)).toContain(usage);
+  });
+
+  it("quotes an unknown option holding terminal controls escaped", () => {
+    const message = (() => {
+      try {
+        parseCli({ options, args: ["--\u001b[2J\u202e"] }, usage);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "";
+    })();
+
+    expect(message).toContain("--\\u{001B}[2J\\u{202E}");
+    expect(message).not.toMatch(/[\u001b\u202e]/u);
+  });
+});
+
+describe("parseCount", () => {
+  it("refuses what is not a whole number, quoting it escaped", () => {
+    expect(() => parseCount("1\u001b[2J", "--limit", 0, 1)).toThrow('--limit must be a whole number >= 1, got "1\\u{001B}[2J"');
+    expect(parseCount("7", "--limit", 0, 1)).toBe(7);
+    expect(parseCount(undefined, "--limit", 50, 1)).toBe(50);
   });
 });
