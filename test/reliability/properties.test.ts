@@ -4,6 +4,7 @@ import type { WebhookRequest } from "@stripe-webhooks/core/request";
 import { startDynalite, type Engine } from "@stripe-webhooks/testing/engines";
 import { newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
 import fc from "fast-check";
+import { isUtf8 } from "node:buffer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { delivery, nowSeconds, v1, type Delivery } from "./support/deliveries.ts";
 import { FigureBook } from "./support/figures.ts";
@@ -164,7 +165,10 @@ describe("body decoding", () => {
         const { status, code, runs } = await answer(
           request(base64 ? changed.toString("base64") : changed.toString("utf8"), { "stripe-signature": genuine.header }, { isBase64Encoded: base64 }),
         );
-        expect(`${status} ${code}`).toBe("400 invalid_signature");
+        // Bytes that are no longer UTF-8 (which only the base64 transport carries as they are; a
+        // text body has them replaced) are refused for that, before any secret is tried.
+        const expected = base64 && !isUtf8(changed) ? "400 unreadable_body" : "400 invalid_signature";
+        expect(`${status} ${code}`).toBe(expected);
         expect(runs).toBe(0);
       }),
       { numRuns: 200 },

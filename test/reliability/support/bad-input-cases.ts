@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import { maxBodyBytes } from "@stripe-webhooks/core/limits";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 import {
@@ -306,14 +307,14 @@ const bodyCases: BadInputCase[] = [
   {
     name: "isBase64Encoded with a body that is not base64",
     status: 400,
-    code: "invalid_signature",
+    code: "unreadable_body",
     build: (c) => fresh(c).request,
     lambdaEvent: (event) => ({ ...event, body: "%%% not base64 at all ***", isBase64Encoded: true }),
   },
   {
     name: "isBase64Encoded on a body that was never encoded",
     status: 400,
-    code: "invalid_signature",
+    code: "unreadable_body",
     build: (c) => fresh(c).request,
     lambdaEvent: (event) => ({ ...event, isBase64Encoded: true }),
   },
@@ -329,13 +330,41 @@ const bodyCases: BadInputCase[] = [
     code: "payload_too_large",
     build: () => jsonRequest(Buffer.alloc(3 * 1024 * 1024, "a"), undefined),
   },
-  { name: "an empty body, signed", status: 400, code: "invalid_signature", build: (c) => signedBody(c, "") },
-  { name: "an empty body, unsigned", status: 400, code: "invalid_signature", build: () => jsonRequest("", undefined) },
+  { name: "an empty body, signed", status: 400, code: "unreadable_body", build: (c) => signedBody(c, "") },
+  { name: "an empty body, unsigned", status: 400, code: "unreadable_body", build: () => jsonRequest("", undefined) },
   {
     name: "a body that is not UTF-8, signed over its bytes",
     status: 400,
-    code: "invalid_signature",
+    code: "unreadable_body",
     build: (c) => signedBody(c, Buffer.from([0x7b, 0x22, 0x69, 0x64, 0x22, 0x3a, 0xff, 0xfe, 0x7d])),
+  },
+  {
+    name: "a genuine delivery gzip-compressed, with Content-Encoding: gzip",
+    status: 400,
+    code: "unreadable_body",
+    build: (c) => {
+      const genuine = fresh(c);
+      const request = jsonRequest(gzipSync(genuine.payload), genuine.header);
+      return { ...request, headers: { ...request.headers, "content-encoding": "gzip" } };
+    },
+  },
+  {
+    name: "a genuine delivery gzip-compressed, without a Content-Encoding (gzip's magic bytes)",
+    status: 400,
+    code: "unreadable_body",
+    build: (c) => {
+      const genuine = fresh(c);
+      return jsonRequest(gzipSync(genuine.payload), genuine.header);
+    },
+  },
+  {
+    name: "a genuine delivery declared Content-Encoding: br (a proxy's header on an uncompressed body)",
+    status: 400,
+    code: "unreadable_body",
+    build: (c) => {
+      const { request } = fresh(c);
+      return { ...request, headers: { ...request.headers, "content-encoding": "br" } };
+    },
   },
   { name: "a body that is not JSON, signed", status: 400, code: "malformed_event", build: (c) => signedBody(c, "{not json") },
   { name: "a JSON array, signed", status: 400, code: "malformed_event", build: (c) => signedBody(c, "[1,2,3]") },
@@ -388,6 +417,72 @@ const bodyCases: BadInputCase[] = [
     status: 400,
     code: "malformed_event",
     build: (c) => signedEnvelope(c, (event) => (event.data = {})),
+  },
+  {
+    name: "an event whose id is the reconciler's state key (reconciler#local)",
+    status: 400,
+    code: "malformed_event",
+    build: (c) => signedEnvelope(c, (event) => (event.id = "reconciler#local")),
+  },
+  {
+    name: "an event whose id is an effects key (app#entitlement#cus_x)",
+    status: 400,
+    code: "malformed_event",
+    build: (c) => signedEnvelope(c, (event) => (event.id = "app#entitlement#cus_x")),
+  },
+  {
+    name: "an event whose id is not an event id (not-an-event-id)",
+    status: 400,
+    code: "malformed_event",
+    build: (c) => signedEnvelope(c, (event) => (event.id = "not-an-event-id")),
+  },
+  {
+    name: "an event whose id is 3,000 characters (past DynamoDB's key limit)",
+    status: 400,
+    code: "malformed_event",
+    build: (c) => signedEnvelope(c, (event) => (event.id = `evt_${"A1".repeat(1498)}`)),
+  },
+  {
+    name: "an event whose id holds a control character",
+    status: 400,
+    code: "malformed_event",
+    build: (c) => signedEnvelope(c, (event) => (event.id = "evt_abc\u0000def")),
+  },
+  {
+    name: "an event without an api_version key",
+    status: 400,
+    code: "malformed_event",
+    build: (c) => signedEnvelope(c, (event) => delete event.api_version),
+  },
+  {
+    name: "an event created 1e20",
+    status: 400,
+    code: "malformed_event",
+    build: (c) => signedEnvelope(c, (event) => (event.created = 1e20)),
+  },
+  {
+    name: "an event whose created is in milliseconds",
+    status: 400,
+    code: "malformed_event",
+    build: (c) => signedEnvelope(c, (event) => (event.created = Date.now())),
+  },
+  {
+    name: "an event whose type is 100,000 characters",
+    status: 400,
+    code: "malformed_event",
+    build: (c) => signedEnvelope(c, (event) => (event.type = "a".repeat(100_000))),
+  },
+  {
+    name: "an event whose type holds a right-to-left override",
+    status: 400,
+    code: "malformed_event",
+    build: (c) => signedEnvelope(c, (event) => (event.type = "invoice.\u202epaid")),
+  },
+  {
+    name: "an event whose account is not an account id",
+    status: 400,
+    code: "malformed_event",
+    build: (c) => signedEnvelope(c, (event) => (event.account = 42)),
   },
   {
     name: "a v2 thin event notification",
@@ -468,6 +563,23 @@ const controls: BadInputCase[] = [
       const payload = JSON.stringify(plantedEvent(c.watch, "invoice.paid"), null, 2).replace("{", '{\n  "__proto__": { "polluted": true },');
       return signedBody(c, payload);
     },
+  },
+  {
+    name: "control: Content-Encoding: identity (no encoding)",
+    status: 200,
+    code: "processed",
+    accepted: { runs: 1 },
+    build: (c) => {
+      const { request } = fresh(c);
+      return { ...request, headers: { ...request.headers, "content-encoding": "identity" } };
+    },
+  },
+  {
+    name: "control: a Connect event (an account id) with a null api_version",
+    status: 200,
+    code: "processed",
+    accepted: { runs: 1 },
+    build: (c) => signedBody(c, JSON.stringify(plantedEvent(c.watch, "invoice.paid", { account: "acct_1Nv0FGQ9RKHgCVdK", apiVersion: null }), null, 2)),
   },
   {
     name: "control: Content-Type in capitals with a charset",
