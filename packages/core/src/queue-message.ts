@@ -28,9 +28,10 @@ export const sqsMaxMessageBytes = 1024 * 1024;
 
 /**
  * The default largest body that carries the event inline, in bytes (256 KiB). A queue's own
- * `MaximumMessageSize` may still be the old 256 KiB limit (SQS kept it as the attribute's default,
- * and tools unaware of the raise set it), and SQS bills each 64 KiB of a message as one request.
- * Stripe's events are far smaller, so only an outlier pays for the fetch.
+ * `MaximumMessageSize` may be below SQS's maximum (256 KiB was the limit until August 2025, and
+ * infrastructure tools still document it as the attribute's default), and SQS bills each 64 KiB
+ * of a message as one request. Stripe's events are far smaller, so only an outlier pays the
+ * Stripe API read that a reference costs.
  */
 export const defaultMaxInlineBytes = 256 * 1024;
 

@@ -406,14 +406,20 @@ async function replay(path: string, state: QueueState): Promise<{ validBytes: nu
   const whole = text.slice(0, text.lastIndexOf("\n") + 1);
   const lines = whole.split("\n").slice(0, -1);
   lines.forEach((line, index) => {
-    const record = parseRecord(line);
-    if (!record || (index === 0 && record.t !== "header")) {
-      throw new SqsStandInError(
+    const damaged = (cause?: unknown) =>
+      new SqsStandInError(
         "QueueUnavailable",
         `The queue journal ${path} is damaged at line ${index + 1} (not a crash's cut, which only affects the last line): move it aside to start with an empty queue.`,
+        cause === undefined ? undefined : { cause },
       );
+    const record = parseRecord(line);
+    if (!record || (index === 0 && record.t !== "header")) throw damaged();
+    try {
+      state.apply(record);
+    } catch (error) {
+      // A record of a known kind with fields missing or of the wrong type.
+      throw error instanceof SqsStandInError ? error : damaged(error);
     }
-    state.apply(record);
   });
   return { validBytes: Buffer.byteLength(whole, "utf8"), fileBytes: Buffer.byteLength(text, "utf8") };
 }

@@ -123,6 +123,19 @@ describe("message groups", () => {
 
     expect(await queue.receiveMessage({ maxMessages: 10 })).toEqual([]);
   });
+
+  it("does not redeliver an earlier message made visible while a later one of its group is in flight", async () => {
+    const queue = await openQueue(new Clock());
+    await send(queue, "a", "a1");
+    await send(queue, "a", "a2");
+    const [first, second] = await queue.receiveMessage({ maxMessages: 2 });
+
+    await queue.changeMessageVisibility(first?.ReceiptHandle ?? "", 0);
+
+    expect(await queue.receiveMessage({ maxMessages: 10 })).toEqual([]);
+    await queue.deleteMessage(second?.ReceiptHandle ?? "");
+    expect(bodies(await queue.receiveMessage())).toEqual(["a:a1"]);
+  });
 });
 
 describe("deduplication", () => {
@@ -464,13 +477,15 @@ describe("durability", () => {
     await send(first, "a", "a1");
     await first.close();
     const lines = readFileSync(journalPath(dir), "utf8").split("\n");
-    lines.splice(1, 0, '{"t":"send","m":');
-    writeFileSync(journalPath(dir), lines.join("\n"));
 
-    const error = await refusal(() => openQueue(clock, { dir }));
+    for (const damage of ['{"t":"send","m":', '{"t":"seq"}', '{"t":"unknown"}']) {
+      writeFileSync(journalPath(dir), [lines[0], damage, ...lines.slice(1)].join("\n"));
 
-    expect(error.code).toBe("QueueUnavailable");
-    expect(error.message).toContain("line 2");
+      const error = await refusal(() => openQueue(clock, { dir }));
+
+      expect(error.code).toBe("QueueUnavailable");
+      expect(error.message).toContain("line 2");
+    }
   });
 
   it("compacts a grown journal and keeps the queue, its deduplication window and its sequence", async () => {
