@@ -17,7 +17,22 @@ Options (each also settable by the environment variable in brackets):
   -h, --help
 
 Signing secrets: STRIPE_WEBHOOK_SECRET=whsec_...[,whsec_...]; without it a secret is generated
-once and kept in the data directory.`;
+once and kept in the data directory.
+
+Real test-mode events with the Stripe CLI:
+  STRIPE_API_KEY=sk_test_... npm start
+                            runs the pinned Stripe CLI's \`stripe listen --forward-to <this
+                            receiver's webhook URL>\` for the catalog's events and trusts its
+                            signing secret too; then \`npm run trigger -- --stripe <type>\` has
+                            Stripe create the objects and send the events. Test-mode keys only
+                            (sk_test_, rk_test_); the handlers use the key for Stripe's API too.
+  STRIPE_CLI_API_BASE       the CLI's API base (a stand-in on 127.0.0.1 in tests)
+  STRIPE_API_BASE           the handlers' Stripe API elsewhere (stripe-mock, a double)
+  Without a key: run \`stripe listen --forward-to http://127.0.0.1:<port>/stripe/webhook\`
+  yourself and pass the secret it prints in STRIPE_WEBHOOK_SECRET.
+
+Webhooks are received at /stripe/webhook only; other paths are answered 404.
+Ctrl+C finishes the requests in flight and closes the ledger; Ctrl+C again cuts them off.`;
 
 const defaultPort = 3000;
 

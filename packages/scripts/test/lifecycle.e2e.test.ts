@@ -122,7 +122,8 @@ describe("receiver lifecycle", () => {
     expect((JSON.parse(running.stdout) as Entry[]).length).toBe(3);
 
     expect(await second.stop("SIGINT")).toEqual({ code: 0, signal: null });
-  });
+    // Eight npm runs one after another, each starting Node and loading TypeScript.
+  }, 120_000);
 
   it("a port in use is a one-line error and exit 1", async () => {
     const data = tempDataDir();

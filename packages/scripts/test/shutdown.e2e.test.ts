@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { dynamoDataPath } from "../src/data-dir.ts";
 import { sameStopWindowMs } from "../src/stop-signals.ts";
 import { dynamoClient, ledgerTableName, startDynalite } from "../src/local-dynamo.ts";
-import { startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
+import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
 
 /*
  * Ctrl+C in a terminal signals the whole foreground process group: npm, the shell it runs the
@@ -143,7 +143,15 @@ describe("Ctrl+C in a terminal (SIGINT to the process group) during a burst", ()
   }, 60_000);
 });
 
-describe("the local receiver's routes", () => {
+describe("the local receiver's routes and help", () => {
+  it("npm start -- --help documents the Stripe CLI loop and its variables", async () => {
+    const run = await runScript("start", ["--help"], {});
+    expect(run.code, run.stderr).toBe(0);
+    for (const text of ["STRIPE_API_KEY=sk_test_... npm start", "stripe listen --forward-to", "npm run trigger -- --stripe", "STRIPE_CLI_API_BASE", "STRIPE_API_BASE", "404"]) {
+      expect(run.stdout).toContain(text);
+    }
+  });
+
   it("answers 404 off the webhook path, as the stage's router does, and writes nothing", async () => {
     const data = tempDataDir();
     cleanups.push(data.remove);
