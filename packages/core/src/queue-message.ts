@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type Stripe from "stripe";
-import { ConfigurationError, WebhookError } from "./errors.ts";
+import { asStripeEvent } from "./envelope.ts";
+import { ConfigurationError, MalformedEventError, WebhookError } from "./errors.ts";
 
 /*
  * What the queued webhook sends to its SQS FIFO queue for a verified event, and how the consumer
@@ -164,9 +165,10 @@ export function encodeQueueMessage(event: Stripe.Event, options: EncodeOptions =
 
 /**
  * Reads a queue message body written by {@link encodeQueueMessage}: the event, or the reference
- * to fetch it by. Checks the format version and the fields the consumer relies on (an `evt_` id,
- * a type, `created`, `livemode`, an `acct_` account when present, a data object), not the event's
- * object, which is Stripe's contract. Throws {@link MalformedQueueMessageError} otherwise.
+ * to fetch it by. Checks the format version; an event gets the webhook's own envelope check
+ * (`asStripeEvent`), a reference the fields the consumer relies on (an `evt_` id, a type,
+ * `created`, `livemode`, an `acct_` account when present). Throws
+ * {@link MalformedQueueMessageError} otherwise.
  */
 export function decodeQueueMessage(body: string): QueuedEvent {
   let parsed: unknown;
@@ -202,13 +204,20 @@ function referenceTo(event: Stripe.Event): QueuedEventReference {
   };
 }
 
+// The same envelope check the webhook made before queueing, so exactly what it queued reads back.
 function asQueuedEvent(value: unknown): Stripe.Event {
-  const invalid = (field: string) =>
-    new MalformedQueueMessageError("invalid-event", `The queued event's ${field} is missing or out of shape.`);
-  const fields = checkIdentity(value, invalid);
-  if (fields.object !== "event") throw invalid("object");
-  if (!isRecord(fields.data) || !isRecord(fields.data.object)) throw invalid("data.object");
-  return fields as unknown as Stripe.Event;
+  let event: Stripe.Event;
+  try {
+    event = asStripeEvent(value);
+  } catch (error) {
+    if (!(error instanceof MalformedEventError)) throw error;
+    // Its reason only: the envelope error describes the offending value, which came from the body.
+    throw new MalformedQueueMessageError("invalid-event", `The queued event is not a Stripe event (${error.reason}).`);
+  }
+  if ((event as { object?: unknown }).object !== "event") {
+    throw new MalformedQueueMessageError("invalid-event", 'The queued event\'s object is not "event".');
+  }
+  return event;
 }
 
 function asReference(value: unknown): QueuedEventReference {
