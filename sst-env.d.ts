@@ -14,6 +14,11 @@ declare module "sst" {
       "name": string
       "type": "sst.aws.Dynamo"
     }
+    "QueueConsumerAccess": {
+      "queueUrl": string
+      "type": "sst.sst.Linkable"
+      "url": string
+    }
     "StripeApiKey": {
       "type": "sst.sst.Secret"
       "value": string
@@ -28,9 +33,21 @@ declare module "sst" {
       "type": "sst.sst.Secret"
       "value": string
     }
+    "WebhookDeadLetterQueue": {
+      "type": "sst.aws.Queue"
+      "url": string
+    }
     "WebhookHandler": {
       "name": string
       "type": "sst.aws.Function"
+      "url": string
+    }
+    "WebhookQueue": {
+      "type": "sst.aws.Queue"
+      "url": string
+    }
+    "WebhookQueueSend": {
+      "type": "sst.sst.Linkable"
       "url": string
     }
     "WebhookRouter": {

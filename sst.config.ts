@@ -24,6 +24,8 @@ export default $config({
     const { table } = await import("./infra/table");
     await import("./infra/router");
     const { endpointId, drainingEndpointId, webhookUrl } = await import("./infra/stripe");
+    // Queued processing's queues and consumer (none for an inline stage), before the functions that send to it.
+    const { queue, deadLetterQueue } = await import("./infra/queue");
     await import("./infra/handler");
     await import("./infra/reconciler");
     await import("./infra/monitoring");
@@ -33,6 +35,7 @@ export default $config({
       table: table.name,
       stripeEndpointId: endpointId,
       ...(drainingEndpointId ? { stripeDrainingEndpointId: drainingEndpointId } : {}),
+      ...(queue && deadLetterQueue ? { queue: queue.url, deadLetterQueue: deadLetterQueue.url } : {}),
     };
   },
 });

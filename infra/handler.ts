@@ -2,6 +2,7 @@ import { handlerTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import { router } from "./router";
 import { settings } from "./preflight";
+import { queueSend } from "./queue";
 import { stripeApiKey, webhookSecret } from "./stripe";
 import { ledger } from "./table";
 
@@ -23,9 +24,10 @@ export const handler = new sst.aws.Function("WebhookHandler", {
     authorization: settings.protection === "none" ? "none" : "iam",
     cors: false,
   },
-  // The API key is for handlers that call Stripe; the client is created on first use.
-  link: [webhookSecret, ledger, stripeApiKey],
-  environment: { STRIPE_MODE: settings.mode },
+  // The API key is for handlers that call Stripe (inline); the client is created on first use.
+  // Queued, the webhook may send to the queue and do nothing else with it.
+  link: [webhookSecret, ledger, stripeApiKey, ...(queueSend ? [queueSend] : [])],
+  environment: { STRIPE_MODE: settings.mode, PROCESSING_MODE: settings.processing },
   logging: { retention: settings.logRetention, format: "json" },
   ...(settings.reservedConcurrency === undefined
     ? {}

@@ -1,5 +1,6 @@
 import { metricNames, metricsNamespace, metricsService, outcomeMetricPrefix, type MetricName } from "@stripe-webhooks/core/metrics";
 import { settings } from "./preflight";
+import { deadLetterQueue, queue } from "./queue";
 
 /*
  * What tells someone: one SNS topic per stage, alarms on the metrics the functions emit
@@ -118,6 +119,53 @@ export const alarmResources = alarms.map(
     }),
 );
 
+/*
+ * Queued processing: SQS's own metrics of the two queues, which tell what the functions' metrics
+ * cannot (a consumer that never runs emits nothing). An inline stage has neither queue.
+ */
+const queueNames = queue && deadLetterQueue ? { queue: queue.nodes.queue.name, deadLetters: deadLetterQueue.nodes.queue.name } : undefined;
+
+export const queueAlarms = queueNames
+  ? [
+      new aws.cloudwatch.MetricAlarm("AlarmDeadLetters", {
+        name: `${$app.name}-${$app.stage}-DeadLetters`,
+        alarmDescription:
+          "An event is in the dead-letter queue: its handler kept failing (or the consumer could not run). " +
+          "Fix the cause, then npm run redrive (README, \"A dead-lettered event\").",
+        namespace: "AWS/SQS",
+        metricName: "ApproximateNumberOfMessagesVisible",
+        dimensions: { QueueName: queueNames.deadLetters },
+        statistic: "Maximum",
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 1,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        // SQS stops publishing for an idle, empty queue: no data means no message.
+        treatMissingData: "notBreaching",
+        alarmActions: [alarmTopic.arn],
+        okActions: [alarmTopic.arn],
+      }),
+      new aws.cloudwatch.MetricAlarm("AlarmOldestQueuedMessage", {
+        name: `${$app.name}-${$app.stage}-OldestQueuedMessage`,
+        alarmDescription:
+          `The oldest queued event has waited over ${settings.alarms.oldestQueuedMessageMinutes} minutes: ` +
+          "the consumer is failing, throttled, or one customer's events are held behind a failing one.",
+        namespace: "AWS/SQS",
+        metricName: "ApproximateAgeOfOldestMessage",
+        dimensions: { QueueName: queueNames.queue },
+        statistic: "Maximum",
+        period: 300,
+        evaluationPeriods: 1,
+        // The metric is in seconds.
+        threshold: settings.alarms.oldestQueuedMessageMinutes * 60,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        treatMissingData: "notBreaching",
+        alarmActions: [alarmTopic.arn],
+        okActions: [alarmTopic.arn],
+      }),
+    ]
+  : [];
+
 function widget(title: string, metrics: MetricName[], x: number, y: number, stat = "Sum") {
   return {
     type: "metric",
@@ -135,9 +183,36 @@ function widget(title: string, metrics: MetricName[], x: number, y: number, stat
   };
 }
 
+/** A widget of one SQS metric of one queue. */
+function sqsWidget(title: string, metric: string, queueName: $util.Output<string>, x: number, y: number) {
+  return {
+    type: "metric",
+    x,
+    y,
+    width: 12,
+    height: 6,
+    properties: {
+      title,
+      region: settings.region,
+      stat: "Maximum",
+      period: 300,
+      metrics: [["AWS/SQS", metric, "QueueName", queueName]],
+    },
+  };
+}
+
+const queueWidgets = queueNames
+  ? [
+      widget("Queue: events queued and dead-lettered", [metricNames.eventsQueued, metricNames.eventsDeadLettered], 0, 18),
+      sqsWidget("Queue: age of the oldest message (seconds)", "ApproximateAgeOfOldestMessage", queueNames.queue, 12, 18),
+      sqsWidget("Dead-letter queue: messages waiting", "ApproximateNumberOfMessagesVisible", queueNames.deadLetters, 0, 24),
+    ]
+  : [];
+
 export const dashboard = new aws.cloudwatch.Dashboard("Dashboard", {
   dashboardName: `${$app.name}-${$app.stage}`,
-  dashboardBody: JSON.stringify({
+  // $jsonStringify: the queue widgets name queues whose names are known only once created.
+  dashboardBody: $jsonStringify({
     widgets: [
       {
         type: "metric",
@@ -170,6 +245,7 @@ export const dashboard = new aws.cloudwatch.Dashboard("Dashboard", {
         metricNames.reconcilerInterrupted,
       ], 0, 12),
       widget("Endpoint disabled (1 = disabled)", [metricNames.endpointDisabled], 12, 12, "Maximum"),
+      ...queueWidgets,
     ],
   }),
 });

@@ -52,11 +52,58 @@ export interface AlarmSettings {
   email?: string;
   /** Refused signatures per 5 minutes that count as a spike (a wrong secret, or someone probing the URL). */
   invalidSignaturesPer5Minutes: number;
+  /**
+   * Queued processing: how old the queue's oldest message may grow, in minutes, before the alarm
+   * fires. A burst drains in seconds to minutes at the consumer's concurrency, so a message this
+   * old means the consumer is failing, throttled or held back by a stuck message group. Ignored
+   * by an inline stage.
+   */
+  oldestQueuedMessageMinutes: number;
+}
+
+/**
+ * The queue between the webhook and the handlers (queued processing; README, "Processing
+ * modes"). An inline stage creates no queue and ignores these.
+ */
+export interface QueueSettings {
+  /**
+   * The consumer function's timeout, in seconds (Lambda allows up to 900). It bounds a whole
+   * batch, processed one record at a time, and sets the event's lease and the queue's visibility
+   * timeout (`packages/core/src/limits.ts`). Minutes, not the webhook's seconds: a handler that
+   * needs longer than Stripe waits for an answer is what the queue is for.
+   */
+  consumerTimeoutSeconds: number;
+  /**
+   * How many consumer instances may run at once (the event source mapping's maximum
+   * concurrency; Lambda's minimum is 2). It caps the handlers' calls to Stripe's API: the example
+   * handlers read Stripe at most once per event and a FIFO batch is processed one record at a
+   * time, so one instance makes at most about one read per fetch latency (about 10 per second at
+   * 100 ms). Stripe allows 25 reads per second in test mode and 100 in live mode, hence 2 and 10.
+   * Raise it only with handlers that call Stripe less, or with a higher limit from Stripe.
+   */
+  maxConcurrency: number;
+  /**
+   * How many times the consumer runs an event's handler and sees it fail before moving the
+   * event to the dead-letter queue. A Stripe rate limit or connection error does not count: the
+   * consumer returns that record to the queue with a growing delay instead.
+   */
+  maxReceives: number;
 }
 
 export interface StageSettings {
   /** Which Stripe mode the stage's handler accepts; events from the other mode are refused. */
   mode: "test" | "live";
+  /**
+   * `queued`: the webhook verifies and records an event, sends it to an SQS FIFO queue and
+   * answers Stripe at once; a consumer runs the handlers at a pace Stripe's API can bear, one
+   * customer's events in order. `inline`: the webhook runs the handler inside Stripe's request,
+   * within its 10-second timeout, and creates no queue. Queued is the default everywhere because
+   * a burst (renewals at the start of a month) otherwise turns into rate-limited handlers and 5xx
+   * answers; with a queue, Stripe's Dashboard shows a delivery as succeeded even if its processing
+   * fails later, so the ledger and the alarms are where failures show (README, "Processing modes").
+   */
+  processing: "queued" | "inline";
+  queue: QueueSettings;
   /**
    * The AWS region of every resource of the stage, and of SST's state for it. Changing it for a
    * deployed stage creates a second copy of the stage (and a second Stripe endpoint) instead of
@@ -111,6 +158,9 @@ const testEndpointApiVersions = ["2026-10-28.endive"] as const;
 const presets: Record<"production" | "preview" | "development", StageSettings> = {
   production: {
     mode: "live",
+    processing: "queued",
+    // Live mode: Stripe allows 100 reads per second (QueueSettings.maxConcurrency says how).
+    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 10, maxReceives: 5 },
     region: defaultRegion,
     // Set the production domain here (e.g. "webhooks.example.com") once its hosted zone exists.
     domain: undefined,
@@ -122,11 +172,14 @@ const presets: Record<"production" | "preview" | "development", StageSettings> =
     logRetention: "3 months",
     reconciler: { schedule: "rate(15 minutes)" },
     // Set an address here to be told by e-mail; the topic exists either way.
-    alarms: { email: undefined, invalidSignaturesPer5Minutes: 20 },
+    alarms: { email: undefined, invalidSignaturesPer5Minutes: 20, oldestQueuedMessageMinutes: 15 },
     revokedSecretFingerprints: [],
   },
   preview: {
     mode: "test",
+    processing: "queued",
+    // Test mode: Stripe allows 25 reads per second (QueueSettings.maxConcurrency says how).
+    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 2, maxReceives: 5 },
     region: defaultRegion,
     endpoint: { kind: "shared" },
     // Lambda@Edge replicas make every `sst remove` of a stage wait for them; previews come and go.
@@ -134,18 +187,21 @@ const presets: Record<"production" | "preview" | "development", StageSettings> =
     pointInTimeRecovery: false,
     logRetention: "1 week",
     reconciler: { schedule: "rate(15 minutes)" },
-    alarms: { invalidSignaturesPer5Minutes: 20 },
+    alarms: { invalidSignaturesPer5Minutes: 20, oldestQueuedMessageMinutes: 15 },
     revokedSecretFingerprints: [],
   },
   development: {
     mode: "test",
+    processing: "queued",
+    // Test mode: Stripe allows 25 reads per second (QueueSettings.maxConcurrency says how).
+    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 2, maxReceives: 5 },
     region: defaultRegion,
     endpoint: { kind: "managed", apiVersions: testEndpointApiVersions },
     protection: "none",
     pointInTimeRecovery: false,
     logRetention: "1 week",
     reconciler: { schedule: "rate(15 minutes)" },
-    alarms: { invalidSignaturesPer5Minutes: 20 },
+    alarms: { invalidSignaturesPer5Minutes: 20, oldestQueuedMessageMinutes: 15 },
     revokedSecretFingerprints: [],
   },
 };
@@ -180,6 +236,7 @@ const scheduleFormat = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\
 const fingerprintFormat = /^[0-9a-f]{8}$/;
 const emailFormat = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const logRetentions = new Set(["1 week", "1 month", "3 months", "1 year"]);
+const processingModes = new Set(["queued", "inline"]);
 
 function isWholeNumber(value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): boolean {
   return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
@@ -260,9 +317,38 @@ export function stageSettingsProblems(
   if (!isWholeNumber(alarms?.invalidSignaturesPer5Minutes, 1)) {
     problems.push(`alarms.invalidSignaturesPer5Minutes must be a whole number of at least 1, not ${String(alarms?.invalidSignaturesPer5Minutes)}.`);
   }
+  // Up to SQS's longest retention (14 days): an older message cannot exist.
+  if (!isWholeNumber(alarms?.oldestQueuedMessageMinutes, 1, 20_160)) {
+    problems.push(`alarms.oldestQueuedMessageMinutes must be a whole number from 1 to 20,160 (14 days), not ${String(alarms?.oldestQueuedMessageMinutes)}.`);
+  }
+  if (!processingModes.has(settings.processing)) {
+    problems.push(`processing must be "queued" or "inline", not "${String(settings.processing)}".`);
+  }
+  problems.push(...queueProblems(settings.queue));
   const revoked: unknown = settings.revokedSecretFingerprints;
   if (!Array.isArray(revoked) || !revoked.every((fingerprint) => typeof fingerprint === "string" && fingerprintFormat.test(fingerprint))) {
     problems.push("revokedSecretFingerprints must list fingerprints of 8 lowercase hex digits, as npm run signing-secrets prints them.");
+  }
+  return problems;
+}
+
+/** What is wrong with the queue settings: checked for inline stages too, so switching modes is a one-word change. */
+function queueProblems(queue: QueueSettings | undefined): string[] {
+  if (typeof queue !== "object" || queue === null) {
+    return ["queue must be { consumerTimeoutSeconds, maxConcurrency, maxReceives }."];
+  }
+  const problems: string[] = [];
+  // Lambda's longest timeout is 900 s; below 30 s the consumer would be barely longer than the webhook's own timeout.
+  if (!isWholeNumber(queue.consumerTimeoutSeconds, 30, 900)) {
+    problems.push(`queue.consumerTimeoutSeconds must be a whole number from 30 to 900, not ${String(queue.consumerTimeoutSeconds)}.`);
+  }
+  // The event source mapping's bounds for maximum concurrency.
+  if (!isWholeNumber(queue.maxConcurrency, 2, 1000)) {
+    problems.push(`queue.maxConcurrency must be a whole number from 2 to 1,000 (Lambda's bounds for an SQS event source), not ${String(queue.maxConcurrency)}.`);
+  }
+  // SQS's own receive count is set above this as a backstop, within its limit of 1,000.
+  if (!isWholeNumber(queue.maxReceives, 1, 100)) {
+    problems.push(`queue.maxReceives must be a whole number from 1 to 100, not ${String(queue.maxReceives)}.`);
   }
   return problems;
 }
