@@ -2,9 +2,9 @@ import { Agent, request } from "node:http";
 import { listLedgerEntries } from "@stripe-webhooks/core/ledger";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
 import { afterEach, describe, expect, it } from "vitest";
-import { dynamoDataPath } from "../src/data-dir.ts";
+import { openEmbeddedLedger } from "../src/embedded-ledger.ts";
 import { sameStopWindowMs } from "../src/stop-signals.ts";
-import { dynamoClient, ledgerTableName, startDynalite } from "../src/local-dynamo.ts";
+import { dynamoClient, ledgerTableName } from "../src/local-dynamo.ts";
 import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
 
 /*
@@ -51,7 +51,8 @@ function burst(url: string, secret: string, count: number, onAnswer: (answered: 
 }
 
 async function readLedger(dataDir: string) {
-  const dynamo = await startDynalite(dynamoDataPath(dataDir));
+  // Through the same check and record as the receiver, which the next round's start verifies.
+  const dynamo = await openEmbeddedLedger(dataDir);
   const client = dynamoClient(dynamo.endpoint, "us-east-1");
   try {
     return await listLedgerEntries(client, ledgerTableName());
