@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { consumerLeaseSeconds, leaseMarginSeconds, queueVisibilityTimeoutSeconds } from "../../packages/core/src/limits.ts";
 import { stripeApiVersion } from "../../packages/core/src/stripe-version.ts";
 import { compareAddresses, parseStripeWebhookIps, renderIpFile } from "../../packages/scripts/src/refresh-stripe-ips.ts";
 import { defaultRegion, endpointResourceName, stageSettings, stageSettingsProblems, type StageSettings } from "../../infra/stage.ts";
@@ -36,6 +37,77 @@ describe("the stage presets", () => {
     expect(stageSettings("pr-7").endpoint).toEqual({ kind: "shared" });
     expect(stageSettings("pr-7").mode).toBe("test");
     for (const stage of ["alice", "staging", "pr", "pr-x"]) expect(stageSettings(stage).endpoint.kind, stage).toBe("managed");
+  });
+});
+
+describe("queued processing settings", () => {
+  it("queue every preset, with a consumer timeout of minutes and five failed runs before dead-lettering", () => {
+    for (const stage of ["production", "pr-12", "alice"]) {
+      expect(stageSettings(stage), stage).toMatchObject({
+        processing: "queued",
+        queue: { consumerTimeoutSeconds: 300, maxReceives: 5 },
+        alarms: { oldestQueuedMessageMinutes: 15 },
+      });
+    }
+  });
+
+  it("keep the consumers under Stripe's read limit of the stage's mode: 2 at once in test mode, 10 in live mode", () => {
+    expect(stageSettings("production").queue.maxConcurrency).toBe(10);
+    expect(stageSettings("pr-12").queue.maxConcurrency).toBe(2);
+    expect(stageSettings("alice").queue.maxConcurrency).toBe(2);
+  });
+
+  it("accept an inline stage", () => {
+    expect(stageSettingsProblems("alice", withChanges("alice", { processing: "inline" }))).toEqual([]);
+  });
+
+  it("refuse an unknown processing mode and queue settings Lambda or SQS would not take, one message each", () => {
+    const settings = {
+      ...stageSettings("alice"),
+      processing: "batch",
+      queue: { consumerTimeoutSeconds: 901, maxConcurrency: 1, maxReceives: 0 },
+      alarms: { invalidSignaturesPer5Minutes: 20, oldestQueuedMessageMinutes: 0 },
+    } as unknown as StageSettings;
+    expect(stageSettingsProblems("alice", settings)).toEqual([
+      "alarms.oldestQueuedMessageMinutes must be a whole number from 1 to 20,160 (14 days), not 0.",
+      'processing must be "queued" or "inline", not "batch".',
+      "queue.consumerTimeoutSeconds must be a whole number from 30 to 900, not 901.",
+      "queue.maxConcurrency must be a whole number from 2 to 1,000 (Lambda's bounds for an SQS event source), not 1.",
+      "queue.maxReceives must be a whole number from 1 to 100, not 0.",
+    ]);
+  });
+
+  it("refuse fractions and values past the upper bounds, and a missing queue", () => {
+    const queue = (changes: Record<string, unknown>) =>
+      stageSettingsProblems("alice", withChanges("alice", { queue: { ...stageSettings("alice").queue, ...changes } }));
+    expect(queue({ consumerTimeoutSeconds: 29 })).toEqual([expect.stringContaining("queue.consumerTimeoutSeconds")]);
+    expect(queue({ consumerTimeoutSeconds: 60.5 })).toEqual([expect.stringContaining("queue.consumerTimeoutSeconds")]);
+    expect(queue({ maxConcurrency: 1001 })).toEqual([expect.stringContaining("queue.maxConcurrency")]);
+    expect(queue({ maxReceives: 101 })).toEqual([expect.stringContaining("queue.maxReceives")]);
+    expect(queue({ maxReceives: "5" })).toEqual([expect.stringContaining("queue.maxReceives")]);
+    const withoutQueue = { ...stageSettings("alice"), queue: undefined } as unknown as StageSettings;
+    expect(stageSettingsProblems("alice", withoutQueue)).toEqual(["queue must be { consumerTimeoutSeconds, maxConcurrency, maxReceives }."]);
+  });
+});
+
+describe("the consumer's lease and the queue's visibility timeout (core's limits)", () => {
+  it("lease the consumer's whole timeout plus the margin, and keep messages invisible for six times the timeout", () => {
+    expect(consumerLeaseSeconds(300)).toBe(300 + leaseMarginSeconds);
+    expect(queueVisibilityTimeoutSeconds(300)).toBe(1800);
+    expect(queueVisibilityTimeoutSeconds(900)).toBeLessThanOrEqual(43_200);
+  });
+
+  it("keep a message invisible for longer than the lease, for every consumer timeout the settings allow", () => {
+    for (const timeout of [30, 31, 300, 900]) {
+      expect(queueVisibilityTimeoutSeconds(timeout), String(timeout)).toBeGreaterThan(consumerLeaseSeconds(timeout));
+    }
+  });
+
+  it("refuse a timeout Lambda would not take", () => {
+    for (const timeout of [0, 901, 2.5, Number.NaN]) {
+      expect(() => consumerLeaseSeconds(timeout)).toThrow(RangeError);
+      expect(() => queueVisibilityTimeoutSeconds(timeout)).toThrow(/whole number of seconds from 1 to 900/);
+    }
   });
 });
 
