@@ -1,4 +1,4 @@
-import type { LedgerEntry, LedgerStatus } from "@stripe-webhooks/core/ledger";
+import type { LedgerEntry } from "@stripe-webhooks/core/ledger";
 import { formatTable } from "./table.ts";
 
 /*
@@ -6,7 +6,12 @@ import { formatTable } from "./table.ts";
  * process: the entries table, the lease state of an entry, and the counts of `--summary`.
  */
 
-export const ledgerStatuses = ["processing", "processed", "failed", "ignored"] as const satisfies readonly LedgerStatus[];
+/**
+ * The statuses the tools show, in pipeline order. Typed as strings rather than checked against
+ * LedgerStatus so that a status the ledger gains (`queued`, with the queue) is listed here
+ * first and counted, whichever side lands first.
+ */
+export const ledgerStatuses: readonly string[] = ["queued", "processing", "processed", "failed", "ignored"];
 
 /** What the table shows by default: enough to see what just happened, short enough to read. */
 export const defaultEntryLimit = 50;
@@ -46,13 +51,17 @@ export function entriesTable(entries: readonly LedgerEntry[], now: number): stri
   return formatTable(header, rows);
 }
 
-/** The counts of one type (or of all), by status. */
-export type StatusCounts = { total: number } & Partial<Record<LedgerStatus, number>>;
+/** The counts of one type (or of all), by status: only the statuses it has. */
+export interface StatusCounts {
+  total: number;
+  byStatus: Map<string, number>;
+}
 
 /** The counts `--summary` prints: all entries by status, each type by status, expired leases. */
 export interface Summary {
   total: number;
-  byStatus: Record<LedgerStatus, number>;
+  /** Every status of {@link ledgerStatuses}, zero or not, then any other the entries hold. */
+  byStatus: Map<string, number>;
   /** Sorted by type. A Map, because a type is any string a signed event carried, `__proto__` included. */
   byType: Map<string, StatusCounts>;
   /** Entries `processing` whose lease expired (counted in `processing` too). */
@@ -61,15 +70,16 @@ export interface Summary {
 
 /** Counts the entries by status and by type; `now` (epoch ms) decides which leases expired. */
 export function summarize(entries: readonly LedgerEntry[], now: number): Summary {
-  const byStatus: Record<LedgerStatus, number> = { processing: 0, processed: 0, failed: 0, ignored: 0 };
+  const byStatus = new Map(ledgerStatuses.map((status) => [status, 0]));
   const byType = new Map<string, StatusCounts>();
+  const add = (counts: Map<string, number>, status: string) => counts.set(status, (counts.get(status) ?? 0) + 1);
   let leaseExpired = 0;
   for (const entry of entries) {
-    byStatus[entry.status] += 1;
+    add(byStatus, entry.status);
     if (leaseState(entry, now) === "lease-expired") leaseExpired += 1;
-    const counts = byType.get(entry.type) ?? { total: 0 };
+    const counts = byType.get(entry.type) ?? { total: 0, byStatus: new Map<string, number>() };
     counts.total += 1;
-    counts[entry.status] = (counts[entry.status] ?? 0) + 1;
+    add(counts.byStatus, entry.status);
     byType.set(entry.type, counts);
   }
   const sorted = [...byType].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -81,19 +91,27 @@ export function summarize(entries: readonly LedgerEntry[], now: number): Summary
  * property, so a type named `__proto__` is a key like any other, never the object's prototype.
  */
 export function summaryJson(summary: Summary): string {
-  return JSON.stringify({ ...summary, byType: Object.fromEntries(summary.byType) }, null, 2);
+  const byType = [...summary.byType].map(([type, counts]) => [type, { total: counts.total, ...Object.fromEntries(counts.byStatus) }]);
+  const json = {
+    total: summary.total,
+    byStatus: Object.fromEntries(summary.byStatus),
+    byType: Object.fromEntries(byType),
+    leaseExpired: summary.leaseExpired,
+  };
+  return JSON.stringify(json, null, 2);
 }
 
-/** The summary as a table: one row per type, then the totals. */
+/** The summary as a table: one row per type, then the totals; a column per status. */
 export function summaryTable(summary: Summary): string {
-  const header = ["TYPE", "TOTAL", ...ledgerStatuses.map((status) => status.toUpperCase())];
-  const row = (name: string, counts: StatusCounts) => [
+  const statuses = [...summary.byStatus.keys()];
+  const header = ["TYPE", "TOTAL", ...statuses.map((status) => status.toUpperCase())];
+  const row = (name: string, total: number, counts: Map<string, number>) => [
     name,
-    String(counts.total),
-    ...ledgerStatuses.map((status) => String(counts[status] ?? 0)),
+    String(total),
+    ...statuses.map((status) => String(counts.get(status) ?? 0)),
   ];
-  const rows = [...summary.byType].map(([type, counts]) => row(type, counts));
-  return formatTable(header, [...rows, row("(all types)", { total: summary.total, ...summary.byStatus })]);
+  const rows = [...summary.byType].map(([type, counts]) => row(type, counts.total, counts.byStatus));
+  return formatTable(header, [...rows, row("(all types)", summary.total, summary.byStatus)]);
 }
 
 /**

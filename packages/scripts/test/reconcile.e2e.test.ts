@@ -167,16 +167,16 @@ describe("npm run reconcile, replay and events --summary against npm start", () 
   it("events --summary counts the ledger by status and by type", async () => {
     const text = await runScript("events", ["--summary"], env);
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/^TYPE +TOTAL +PROCESSING +PROCESSED +FAILED +IGNORED$/m);
-    expect(text.stdout).toMatch(/^checkout\.session\.completed +1 +0 +1 +0 +0$/m);
-    expect(text.stdout).toMatch(/^\(all types\) +5 +0 +5 +0 +0$/m);
+    expect(text.stdout).toMatch(/^TYPE +TOTAL +QUEUED +PROCESSING +PROCESSED +FAILED +IGNORED$/m);
+    expect(text.stdout).toMatch(/^checkout\.session\.completed +1 +0 +0 +1 +0 +0$/m);
+    expect(text.stdout).toMatch(/^\(all types\) +5 +0 +0 +5 +0 +0$/m);
     expect(text.stdout).toMatch(/^5 entries$/m);
 
     const json = await runScript("events", ["--summary", "--json"], env);
     expect(json.code, json.stderr).toBe(0);
     expect(JSON.parse(json.stdout)).toEqual({
       total: 5,
-      byStatus: { processing: 0, processed: 5, failed: 0, ignored: 0 },
+      byStatus: { queued: 0, processing: 0, processed: 5, failed: 0, ignored: 0 },
       byType: {
         "checkout.session.completed": { total: 1, processed: 1 },
         "customer.subscription.created": { total: 1, processed: 1 },
@@ -184,6 +184,7 @@ describe("npm run reconcile, replay and events --summary against npm start", () 
         "invoice.paid": { total: 1, processed: 1 },
         "invoice.payment_failed": { total: 1, processed: 1 },
       },
+      leaseExpired: 0,
     });
   }, 60_000);
 
