@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type Stripe from "stripe";
 import type { HandlerRegistry } from "./dispatch.ts";
-import { asStripeEvent } from "./envelope.ts";
+import { enqueueEvent, type QueueSender } from "./enqueue.ts";
 import { ConfigurationError, type StripeMode } from "./errors.ts";
 import type { HttpResponse } from "./http.ts";
 import { createLedger, type Ledger, type LedgerOptions } from "./ledger.ts";
@@ -13,6 +13,7 @@ import {
   type EventSource,
   type EventTrace,
   type ProcessOptions,
+  type ProcessOutcome,
 } from "./process-event.ts";
 import type { WebhookRequest } from "./request.ts";
 import { createStripeClient } from "./stripe-api.ts";
@@ -38,7 +39,12 @@ export interface AppSettings {
   stripeApiKey?: string | undefined;
   /** `STRIPE_API_BASE`: stripe-mock or a double instead of api.stripe.com. */
   stripeApiBase?: string | undefined;
+  /** `queued` (the deliveries go through the stage's queue) or `inline`; `inline` when unset. */
+  processing?: string | undefined;
 }
+
+/** How a stage processes what its webhook receives (README, "Processing: queued or inline"). */
+export type ProcessingMode = "queued" | "inline";
 
 /** What the app is built from. */
 export interface AppDependencies {
@@ -58,6 +64,8 @@ export interface AppDependencies {
   /** Ledger tuning (lease, retention); the product's defaults otherwise. */
   ledger?: Omit<LedgerOptions, "now">;
   maxBodyBytes?: number;
+  /** The stage's queue; a stage whose `processing` is `queued` needs it. */
+  queue?: QueueSender;
 }
 
 /** The pipeline's two verbs, wired to one stage. */
@@ -65,12 +73,30 @@ export interface WebhookApp {
   /** Answers one webhook delivery (see `handleWebhook`). */
   handleWebhook(request: WebhookRequest): Promise<HttpResponse>;
   /**
-   * Processes an authentic event obtained another way (fetched from Stripe's API, replayed)
-   * through the same path as a delivery, and logs the same summary line with its source.
+   * Processes an authentic event obtained another way (fetched from Stripe's API, replayed, taken
+   * from the queue) through the same path as a delivery, and logs the same summary line with its
+   * source.
    */
   processEvent(event: Stripe.Event, source: Exclude<EventSource, "webhook">, options?: ProcessOptions): Promise<EventResult>;
-  /** The stage's ledger and mode, resolved from the settings. */
-  stage(): { mode: StripeMode; ledger: Ledger; tableName: string };
+  /**
+   * Hands an authentic event to the stage's processing: sent to the queue in a queued stage
+   * (`enqueueEvent`), processed at once in an inline one. The reconciler's path.
+   */
+  acceptEvent(event: Stripe.Event, source: Exclude<EventSource, "webhook" | "queue">): Promise<EventResult>;
+  /** Fetches an event from Stripe's Events API by id (on the connected account when given). */
+  retrieveEvent(id: string, account?: string): Promise<Stripe.Event>;
+  /** The stage's ledger, mode and processing, resolved from the settings. */
+  stage(): { mode: StripeMode; ledger: Ledger; tableName: string; processing: ProcessingMode };
+}
+
+/**
+ * Validates the stage's processing mode as the environment holds it (`PROCESSING_MODE`):
+ * `queued` or `inline`, `inline` when unset. Throws {@link ConfigurationError} naming the variable.
+ */
+export function loadProcessingMode(raw: string | undefined): ProcessingMode {
+  if (raw === undefined || raw === "" || raw === "inline") return "inline";
+  if (raw === "queued") return "queued";
+  throw new ConfigurationError(`PROCESSING_MODE must be "queued" or "inline", not "${raw.slice(0, 20)}".`);
 }
 
 /**
@@ -80,7 +106,7 @@ export interface WebhookApp {
  */
 export function createWebhookApp(deps: AppDependencies): WebhookApp {
   const now = deps.now ?? Date.now;
-  let stage: { mode: StripeMode; ledger: Ledger; tableName: string; raw: AppSettings } | undefined;
+  let stage: { mode: StripeMode; ledger: Ledger; tableName: string; processing: ProcessingMode; raw: AppSettings } | undefined;
   let webhook: WebhookConfig | undefined;
 
   function resolveStage() {
@@ -89,9 +115,17 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
       const tableName = raw.tableName;
       if (!tableName) throw new ConfigurationError("No ledger table is configured: link the Ledger to this function.");
       const ledger = createLedger(deps.dynamo, tableName, { ...deps.ledger, now });
-      return { mode: loadStripeMode(raw.mode), ledger, tableName, raw };
+      const processing = loadProcessingMode(raw.processing);
+      if (processing === "queued" && !deps.queue) {
+        throw new ConfigurationError("The stage processes events queued but has no queue: link the WebhookQueue to this function.");
+      }
+      return { mode: loadStripeMode(raw.mode), ledger, tableName, processing, raw };
     });
     return stage;
+  }
+
+  function queueOf(resolved: { processing: ProcessingMode }): QueueSender | undefined {
+    return resolved.processing === "queued" ? deps.queue : undefined;
   }
 
   function resolveWebhook() {
@@ -101,11 +135,13 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
       mode: resolved.raw.mode,
       toleranceSeconds: resolved.raw.toleranceSeconds,
     });
+    const queue = queueOf(resolved);
     return {
       config: webhook,
       ledger: resolved.ledger,
       tableName: resolved.tableName,
       stripeConfigured: Boolean(resolved.raw.stripeApiKey),
+      ...(queue ? { queue } : {}),
     };
   }
 
@@ -137,38 +173,63 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
         ...(deps.maxBodyBytes === undefined ? {} : { maxBodyBytes: deps.maxBodyBytes }),
       });
     },
-    async processEvent(event, source, options) {
-      const started = now();
-      const trace: EventTrace = {};
-      let result: EventResult;
-      try {
-        // Checked before the settings, so even a misconfiguration's log line names the event,
-        // and never an id or type the envelope check would refuse.
-        const checked = asStripeEvent(event);
-        trace.eventId = checked.id;
-        trace.eventType = checked.type;
+    processEvent(event, source, options) {
+      return run(source, options?.force ? { forced: true } : {}, (trace) => {
         const { mode, ledger, tableName, raw } = resolveStage();
         const stripeConfigured = Boolean(raw.stripeApiKey);
         const processDeps = { mode, ledger, tableName, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured };
-        const outcome = await processEvent(checked, source, processDeps, trace, options);
-        result = { ok: true, outcome };
-      } catch (error) {
-        result = { ok: false, error };
-      }
-      const { code, statusCode } = logOutcome(deps.logger, result, {
-        eventId: trace.eventId,
-        eventType: trace.eventType,
-        source,
-        ...(options?.force ? { forced: true } : {}),
-        attempts: trace.attempts,
-        durationMs: now() - started,
+        return processEvent(event, source, processDeps, trace, options);
       });
-      deps.observe?.({ source, code, statusCode });
-      return result;
+    },
+    acceptEvent(event, source) {
+      return run(source, {}, (trace) => {
+        const resolved = resolveStage();
+        const queue = queueOf(resolved);
+        if (!queue) {
+          const { mode, ledger, tableName, raw } = resolved;
+          const processDeps = { mode, ledger, tableName, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured: Boolean(raw.stripeApiKey) };
+          return processEvent(event, source, processDeps, trace);
+        }
+        return enqueueEvent(event, { mode: resolved.mode, ledger: resolved.ledger, queue }, trace);
+      });
+    },
+    retrieveEvent(id, account) {
+      return stripe().events.retrieve(id, {}, account ? { stripeAccount: account } : undefined);
     },
     stage() {
-      const { mode, ledger, tableName } = resolveStage();
-      return { mode, ledger, tableName };
+      const { mode, ledger, tableName, processing } = resolveStage();
+      return { mode, ledger, tableName, processing };
     },
   };
+
+  /**
+   * Runs one event from a source other than a delivery: the clock, the trace, the result, the
+   * one summary line and the observation, the same for every such source. The envelope is
+   * checked before the settings, so even a misconfiguration's line names the event, and never an
+   * id or type the envelope check would refuse.
+   */
+  async function run(
+    source: Exclude<EventSource, "webhook">,
+    attributes: Record<string, unknown>,
+    work: (trace: EventTrace) => Promise<ProcessOutcome>,
+  ): Promise<EventResult> {
+    const started = now();
+    const trace: EventTrace = {};
+    let result: EventResult;
+    try {
+      result = { ok: true, outcome: await work(trace) };
+    } catch (error) {
+      result = { ok: false, error };
+    }
+    const { code, statusCode } = logOutcome(deps.logger, result, {
+      eventId: trace.eventId,
+      eventType: trace.eventType,
+      source,
+      ...attributes,
+      attempts: trace.attempts,
+      durationMs: now() - started,
+    });
+    deps.observe?.({ source, code, statusCode });
+    return result;
+  }
 }

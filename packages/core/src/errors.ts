@@ -180,6 +180,17 @@ export class LedgerUnavailableError extends WebhookError {
 }
 
 /**
+ * The queue did not take an event (SQS unavailable, throttled, or refused the send). Nothing was
+ * recorded, so the sender's retry (Stripe's, or the reconciler's next run) sends it again.
+ */
+export class QueueUnavailableError extends WebhookError {
+  constructor(cause: unknown) {
+    super("The event could not be queued: the queue is unavailable or refused the message.", { cause });
+    this.name = "QueueUnavailableError";
+  }
+}
+
+/**
  * DynamoDB refused a ledger request as invalid (`ValidationException`): an item or key over its
  * size limit, a value of the wrong type, a malformed expression. A bug in the request the ledger
  * built, not an outage: the same request fails the same way however often it is retried.

@@ -23,8 +23,11 @@ import { ledgerRetentionDays, leaseSeconds } from "./limits.ts";
  * overwrites the newer one's result.
  */
 
-/** Where an event stands: being handled, handled, handled with an error, or not ours to handle. */
-export type LedgerStatus = "processing" | "processed" | "failed" | "ignored";
+/**
+ * Where an event stands: waiting in the stage's queue, being handled, handled, handled with an
+ * error, or not ours to handle.
+ */
+export type LedgerStatus = "queued" | "processing" | "processed" | "failed" | "ignored";
 
 /** The facts about an event the ledger records, taken from its verified envelope. */
 export interface LedgerEvent {
@@ -64,6 +67,12 @@ export interface LedgerEntry {
   lastForcedAt?: string;
   /** When DynamoDB's TTL may delete the item, in epoch seconds. */
   expiresAt?: number;
+  /** When the webhook (or the reconciler) last sent the event to the queue. */
+  queuedAt?: string;
+  /** Runs the queue consumer put back because Stripe's API asked to back off: not failures. */
+  deferrals?: number;
+  /** When the consumer moved the event to the dead-letter queue (cleared by nothing: history). */
+  deadLetteredAt?: string;
 }
 
 /** Another delivery got there first: the event is done, or someone holds an unexpired lease. */
@@ -77,6 +86,9 @@ export type ClaimResult = { kind: "claimed"; entry: LedgerEntry } | Contended;
 
 /** The result of recording an event nobody handles. */
 export type IgnoreResult = { kind: "recorded"; entry: LedgerEntry } | Contended;
+
+/** The result of recording an event sent to the queue: recorded, or the ledger already had it past `failed`. */
+export type QueueRecordResult = { kind: "recorded"; entry: LedgerEntry } | { kind: "exists"; entry: LedgerEntry | undefined };
 
 /** `lease_lost`: the claim expired and another delivery took the event over; nothing was written. */
 export type ReleaseResult = "recorded" | "lease_lost";
@@ -103,6 +115,21 @@ export interface Ledger {
   complete(claim: LedgerEntry, outcome: string, effects?: readonly TransactWriteItem[]): Promise<ReleaseResult>;
   /** Marks a claimed event `failed` with an error summary, so the next delivery may claim it. */
   fail(claim: LedgerEntry, errorSummary: string): Promise<ReleaseResult>;
+  /** One event's entry, read consistently; undefined when the ledger has never seen it. */
+  get(eventId: string): Promise<LedgerEntry | undefined>;
+  /**
+   * Records an event just sent to the queue as `queued`, unless the ledger already has it in any
+   * status but `failed` (a consumer may have claimed it already, or a duplicate got there first).
+   * Never counts an attempt: only a claim does.
+   */
+  recordQueued(event: LedgerEvent): Promise<QueueRecordResult>;
+  /**
+   * Counts one run of a queued event that Stripe's API made back off (`deferrals`), so the
+   * consumer's dead-letter count leaves it out. The event stays claimable.
+   */
+  recordDeferral(eventId: string): Promise<void>;
+  /** Marks a failed event as moved to the dead-letter queue. */
+  recordDeadLettered(eventId: string): Promise<void>;
 }
 
 /** Tuning of a ledger; the defaults are the product's. */
@@ -138,6 +165,9 @@ const attr = {
   outcome: "outcome",
   forcedRuns: "forcedRuns",
   lastForcedAt: "lastForcedAt",
+  queuedAt: "queuedAt",
+  deferrals: "deferrals",
+  deadLetteredAt: "deadLetteredAt",
 } as const;
 
 // Every attribute goes through a placeholder: `type` and `status` are DynamoDB reserved words,
@@ -204,10 +234,10 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
     // (its lease expired) without recording a result. Forced: anything but a live lease.
     const condition = force
       ? `attribute_not_exists(#${attr.pk}) OR #status <> :processing OR #leaseExpiresAt <= :now`
-      : `attribute_not_exists(#${attr.pk}) OR #status = :failed` +
+      : `attribute_not_exists(#${attr.pk}) OR #status = :failed OR #status = :queued` +
         " OR (#status = :processing AND #leaseExpiresAt <= :now)";
-    // DynamoDB refuses a request whose values an expression does not use, and only this one uses it.
-    if (!force) values[":failed"] = { S: "failed" };
+    // DynamoDB refuses a request whose values an expression does not use, and only this one uses them.
+    if (!force) Object.assign(values, { ":failed": { S: "failed" }, ":queued": { S: "queued" } });
     const key = eventKey(event.id);
     try {
       const result = await client.send(
@@ -327,7 +357,92 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
     return releaseAlone(completion);
   }
 
+  // Small updates of one attribute or two on an existing entry; a missing entry is left missing.
+  async function annotate(eventId: string, operation: string, update: string, condition: string, values: Item): Promise<void> {
+    try {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: eventKey(eventId),
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: usedNames(`${condition} ${update}`),
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw ledgerFailure(operation, "UpdateItem", error);
+    }
+  }
+
   return {
+    async get(eventId) {
+      return toEntry(await read(eventKey(eventId)));
+    },
+    async recordQueued(event) {
+      const nowMs = now();
+      const values: Item = {
+        ":type": { S: event.type },
+        ":queued": { S: "queued" },
+        ":failed": { S: "failed" },
+        ":zero": { N: "0" },
+        ":nowIso": { S: new Date(nowMs).toISOString() },
+        ":livemode": { BOOL: event.livemode },
+        ":apiVersion": event.apiVersion === null ? { NULL: true } : { S: event.apiVersion },
+        ":created": { S: new Date(event.created * 1000).toISOString() },
+        ":ttl": expiresAt(nowMs),
+      };
+      const sets = [
+        "#type = :type",
+        "#status = :queued",
+        "#attempts = if_not_exists(#attempts, :zero)",
+        "#firstSeenAt = if_not_exists(#firstSeenAt, :nowIso)",
+        "#queuedAt = :nowIso",
+        "#livemode = :livemode",
+        "#apiVersion = :apiVersion",
+        "#eventCreatedAt = :created",
+        `#${attr.expiresAt} = :ttl`,
+      ];
+      if (event.account !== undefined) {
+        sets.push("#account = :account");
+        values[":account"] = { S: event.account };
+      }
+      const update = `SET ${sets.join(", ")}`;
+      const condition = `attribute_not_exists(#${attr.pk}) OR #status = :failed`;
+      try {
+        const result = await client.send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: eventKey(event.id),
+            ConditionExpression: condition,
+            UpdateExpression: update,
+            ExpressionAttributeNames: usedNames(`${condition} ${update}`),
+            ExpressionAttributeValues: values,
+            ReturnValues: "ALL_NEW",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+        );
+        const entry = toEntry(result.Attributes);
+        if (!entry) throw new Error("UpdateItem returned no item");
+        return { kind: "recorded", entry };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw ledgerFailure("queue record", "UpdateItem", error);
+        return { kind: "exists", entry: toEntry(error.Item ?? (await read(eventKey(event.id)))) };
+      }
+    },
+    recordDeferral(eventId) {
+      return annotate(eventId, "deferral", "SET #deferrals = if_not_exists(#deferrals, :zero) + :one", `attribute_exists(#${attr.pk})`, {
+        ":zero": { N: "0" },
+        ":one": { N: "1" },
+      });
+    },
+    recordDeadLettered(eventId) {
+      return annotate(eventId, "dead-letter record", "SET #deadLetteredAt = :nowIso", "#status = :failed", {
+        ":nowIso": { S: new Date(now()).toISOString() },
+        ":failed": { S: "failed" },
+      });
+    },
     async claim(event, options) {
       const result = await write(event, "processing", options?.force ?? false);
       return result.kind === "written" ? { kind: "claimed", entry: result.entry } : result;
@@ -459,7 +574,7 @@ function contended(entry: LedgerEntry | undefined): Contended {
   return { kind: "in_progress", entry };
 }
 
-const statuses: readonly string[] = ["processing", "processed", "failed", "ignored"] satisfies LedgerStatus[];
+const statuses: readonly string[] = ["queued", "processing", "processed", "failed", "ignored"] satisfies LedgerStatus[];
 
 function isStatus(value: string | undefined): value is LedgerStatus {
   return value !== undefined && statuses.includes(value);
@@ -492,6 +607,9 @@ function toEntry(item: Item | undefined): LedgerEntry | undefined {
     forcedRuns: item[attr.forcedRuns]?.N === undefined ? undefined : Number(item[attr.forcedRuns]?.N),
     lastForcedAt: item[attr.lastForcedAt]?.S,
     expiresAt: expires === undefined ? undefined : Number(expires),
+    queuedAt: item[attr.queuedAt]?.S,
+    deferrals: item[attr.deferrals]?.N === undefined ? undefined : Number(item[attr.deferrals]?.N),
+    deadLetteredAt: item[attr.deadLetteredAt]?.S,
   });
   return entry;
 }

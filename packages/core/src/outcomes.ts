@@ -9,6 +9,7 @@ import {
   MalformedEventError,
   MethodNotAllowedError,
   PayloadTooLargeError,
+  QueueUnavailableError,
   StripeCallError,
   UnreadableBodyError,
   UnsupportedMediaTypeError,
@@ -69,6 +70,8 @@ const contended: Row = {
 const outcomeRows: { readonly [K in ProcessOutcome["kind"]]: Row } = {
   processed: { statusCode: 200, ...handled },
   duplicate: { statusCode: 200, ...handled },
+  // Accepted: Stripe's delivery succeeded; processing failures show in the ledger and the alarms.
+  queued: { statusCode: 200, ...handled },
   ignored: { statusCode: 200, ...handled },
   in_progress: contended,
   lease_lost: contended,
@@ -176,6 +179,12 @@ const errorRows = new Map<unknown, ErrorRow<Error>>([
       handlerStripeError(error) === "misconfiguration" || error.cause instanceof ConfigurationError
         ? { level: "error", summary: summaryMessages.handlerMisconfigured }
         : undefined,
+  }),
+  row(QueueUnavailableError, {
+    statusCode: 500,
+    code: "queue_unavailable",
+    message: () => "Temporarily unavailable; retry later.",
+    ...failed,
   }),
   row(LedgerUnavailableError, {
     statusCode: 500,

@@ -22,14 +22,19 @@ import { withAttributes, type WebhookLogger } from "./logger.ts";
  */
 
 /** How an authentic event reached the pipeline; the summary log line reports it. */
-export type EventSource = "webhook" | "reconciler" | "replay";
+export type EventSource = "webhook" | "reconciler" | "replay" | "queue";
 
 /** How processing an event ended, when it did not end in an error. Codes are the kinds, as is. */
 export type ProcessOutcome =
   /** The handler ran and its result is recorded. */
   | { kind: "processed"; attempts: number }
-  /** The event was already processed or ignored; nothing ran. */
-  | { kind: "duplicate"; status: "processed" | "ignored"; attempts: number }
+  /**
+   * The ledger already holds the event: processed or ignored (inline), or also queued or in
+   * progress (a queued stage answers those from the ledger); nothing ran.
+   */
+  | { kind: "duplicate"; status: "processed" | "ignored" | "queued" | "processing"; attempts: number }
+  /** Sent to the stage's queue and recorded `queued`; the consumer processes it. */
+  | { kind: "queued"; attempts: number }
   /** The event's type is not in the catalog; recorded and acknowledged. */
   | { kind: "ignored"; attempts: number }
   /** Another delivery holds an unexpired lease on the event. */
@@ -69,12 +74,13 @@ export interface EventTrace {
 
 /**
  * Processes one authentic event: refuses one that is not a Stripe event's envelope
- * (`MalformedEventError`, see `asStripeEvent`: only an `evt_` id ever addresses the ledger)
- * and one of the other Stripe mode ({@link LivemodeMismatchError}), records a type outside the catalog as ignored, otherwise
- * claims the event in the ledger, runs its handler and records the result, fenced by the claim.
- * A handler's exception records the event `failed` and surfaces as {@link HandlerFailedError}
- * so the sender (Stripe, or the reconciler) tries again; ledger failures surface as
- * `LedgerUnavailableError`. With `options.force` a settled event is run again (never one whose
+ * (`MalformedEventError`, see `asStripeEvent`: only an `evt_` id ever addresses the ledger) and
+ * one of the other Stripe mode ({@link LivemodeMismatchError}), records a type outside the
+ * catalog as ignored, otherwise claims the event in the ledger, runs its handler and records the
+ * result, fenced by the claim. A handler's exception records the event `failed` and surfaces as
+ * {@link HandlerFailedError} so the sender (Stripe, or the reconciler) tries again; ledger
+ * failures surface as `LedgerUnavailableError`, or `LedgerRejectedError` for a request DynamoDB
+ * refused as invalid. With `options.force` a settled event is run again (never one whose
  * lease is live). `trace` receives the event's id, type and attempts as they become
  * known, so a caller's log line has them even when processing throws.
  */

@@ -101,9 +101,9 @@ export interface ReconcilerDependencies {
 
 /**
  * Runs one reconciliation: reads the stage's endpoint (its status and creation), lists the
- * catalog's events Stripe has in the window, and runs through `processEvent` (source
- * `reconciler`) every one the ledger has not settled, at most once per run, within the run's
- * bounds. A complete run advances the watermark stored in the ledger table, up to the oldest
+ * catalog's events Stripe has in the window, and hands every one the ledger does not hold to the
+ * stage's processing (`app.acceptEvent`, source `reconciler`: `processEvent` at once, or the
+ * queue in a queued stage), at most once per run, within the run's bounds. A complete run advances the watermark stored in the ledger table, up to the oldest
  * event it could not settle; a bounded or interrupted one (Stripe's rate limit, a timeout, also
  * on the endpoint read) keeps it, so the next run resumes. Throws
  * `StripeMisconfiguredError` (a bad or under-permitted key) and `LivemodeMismatchError` (a key
@@ -113,7 +113,8 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
   const now = deps.now ?? Date.now;
   const started = now();
   const settings = { ...defaultReconcileSettings, ...deps.settings };
-  const { tableName } = deps.app.stage();
+  const { tableName, processing } = deps.app.stage();
+  const queued = processing === "queued";
   const state = createStateStore(deps.dynamo, tableName, deps.endpointId ?? "local");
 
   let endpoint: ReconcileReport["endpoint"];
@@ -204,6 +205,14 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
       unsettled(event);
       return true;
     }
+    // A queued stage's queue holds what it has taken: a queued event waits its turn and a failed
+    // one is retried (or dead-lettered) by the consumer; sending either again would only add a copy.
+    if (entry?.status === "queued" || (entry?.status === "failed" && queued)) {
+      if (entry.status === "queued") report.inProgress += 1;
+      else report.failed += 1;
+      unsettled(event);
+      return true;
+    }
     if (report.recovered + report.failed >= settings.maxEvents) {
       report.stoppedBy = "max-events";
       return false;
@@ -212,10 +221,10 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
       report.stoppedBy = "max-duration";
       return false;
     }
-    const result = await deps.app.processEvent(event, "reconciler");
+    const result = await deps.app.acceptEvent(event, "reconciler");
     if (result.ok) {
       const { kind } = result.outcome;
-      if (kind === "processed") report.recovered += 1;
+      if (kind === "processed" || kind === "queued") report.recovered += 1;
       else if (kind === "duplicate" || kind === "ignored") report.settled += 1;
       else {
         report.inProgress += 1;

@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import type { HandlerRegistry } from "./dispatch.ts";
+import { enqueueEvent, type QueueSender } from "./enqueue.ts";
 import { ConfigurationError, type StripeMode } from "./errors.ts";
 import { toHttpResponse, type HttpResponse } from "./http.ts";
 import type { Ledger } from "./ledger.ts";
@@ -39,7 +40,14 @@ export interface WebhookDependencies {
    * The stage's settings and ledger, resolved inside the request's error handling: a missing
    * link or a bad variable then answers 500 and is logged instead of crashing at import.
    */
-  settings: () => { config: WebhookConfig; ledger: Ledger; tableName?: string; stripeConfigured?: boolean };
+  settings: () => {
+    config: WebhookConfig;
+    ledger: Ledger;
+    tableName?: string;
+    stripeConfigured?: boolean;
+    /** A queued stage's queue: a verified event is then sent there instead of processed inline. */
+    queue?: QueueSender;
+  };
   registry: HandlerRegistry;
   logger: WebhookLogger;
   /** Told every delivery's outcome (metrics). */
@@ -129,6 +137,7 @@ async function verifyAndProcess(request: WebhookRequest, deps: WebhookDependenci
     now: deps.now,
     contentEncoding: headerValue(request.headers, "content-encoding"),
   });
+  if (resolved.queue) return enqueueEvent(event, { mode: config.mode, ledger, queue: resolved.queue }, trace);
   const { tableName } = resolved;
   const processDeps = {
     mode: config.mode,

@@ -267,6 +267,10 @@ describe("settings", () => {
     recordIgnored: () => Promise.reject(new Error("unused")),
     complete: () => Promise.reject(new Error("unused")),
     fail: () => Promise.reject(new Error("unused")),
+    get: () => Promise.reject(new Error("unused")),
+    recordQueued: () => Promise.reject(new Error("unused")),
+    recordDeferral: () => Promise.reject(new Error("unused")),
+    recordDeadLettered: () => Promise.reject(new Error("unused")),
   };
 
   it("answer 500 and log a misconfiguration when the resources cannot be read", async () => {

@@ -7,6 +7,7 @@ import type { WebhookLogger } from "@stripe-webhooks/core/logger";
 import { metricNames } from "@stripe-webhooks/core/metrics";
 import { reconcile, type ReconcileReport, type ReconcileSettings } from "@stripe-webhooks/core/reconcile";
 import { createStripeClient } from "@stripe-webhooks/core/stripe-api";
+import type { QueueSender } from "@stripe-webhooks/core/enqueue";
 import { loadStripeMode } from "@stripe-webhooks/core/webhook";
 import { observeInto } from "./metrics.ts";
 
@@ -19,6 +20,8 @@ export interface ReconcilerSettings {
   drainingEndpointId?: string | undefined;
   tableName: string;
   mode: string | undefined;
+  /** `PROCESSING_MODE`: in a queued stage what the reconciler recovers goes to the queue. */
+  processing?: string | undefined;
   reconcile?: Partial<ReconcileSettings>;
 }
 
@@ -29,6 +32,8 @@ export interface ReconcileHandlerDependencies {
   logger: WebhookLogger;
   metrics: Metrics;
   now?: () => number;
+  /** The stage's queue, for a queued stage. */
+  queue?: QueueSender;
 }
 
 /**
@@ -51,7 +56,8 @@ export function createReconcileHandler(deps: ReconcileHandlerDependencies): () =
     });
     const app = createWebhookApp({
       dynamo: deps.dynamo,
-      settings: () => ({ tableName: settings.tableName, mode: settings.mode }),
+      settings: () => ({ tableName: settings.tableName, mode: settings.mode, processing: settings.processing }),
+      ...(deps.queue ? { queue: deps.queue } : {}),
       registry: deps.registry,
       logger: deps.logger,
       observe: observeInto(deps.metrics),

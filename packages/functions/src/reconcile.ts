@@ -4,6 +4,7 @@ import { Resource } from "sst/resource";
 import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
 import { createReconcileHandler } from "./reconcile-handler.ts";
+import { sqsQueueSender } from "./sqs.ts";
 
 /**
  * The deployed reconciler (an `sst.aws.Cron`): each scheduled invocation runs one reconciliation
@@ -18,7 +19,9 @@ export const handler = createReconcileHandler({
     drainingEndpointId: Resource.StripeEndpoint.drainingId || undefined,
     tableName: Resource.Ledger.name,
     mode: process.env.STRIPE_MODE,
+    processing: process.env.PROCESSING_MODE,
   }),
+  queue: sqsQueueSender(() => Resource.WebhookQueueSend.url),
   registry: exampleHandlers,
   logger: createLogger(),
   metrics: createMetrics(Resource.App.stage),

@@ -3,6 +3,7 @@ import { exampleHandlers } from "@stripe-webhooks/core/handlers";
 import { Resource } from "sst/resource";
 import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
+import { sqsQueueSender } from "./sqs.ts";
 import { createWebhookHandler } from "./webhook-handler.ts";
 
 /**
@@ -21,7 +22,10 @@ export const handler = createWebhookHandler({
     // Read here, used only when a handler first calls Stripe.
     stripeApiKey: Resource.StripeApiKey.value,
     stripeApiBase: process.env.STRIPE_API_BASE,
+    processing: process.env.PROCESSING_MODE,
   }),
+  // Used only in a queued stage, whose webhook links the queue's URL with SendMessage on it.
+  queue: sqsQueueSender(() => Resource.WebhookQueueSend.url),
   registry: exampleHandlers,
   logger: createLogger(),
   metrics: createMetrics(Resource.App.stage),
