@@ -147,7 +147,7 @@ describe("receiver lifecycle", () => {
     const key = "sk_test_51abcdefghijklmnopqrstuvwxyz";
     const run = await runScript("start", ["--memory"], { DATA_DIR: data.dir, PORT: "0", STRIPE_WEBHOOK_SECRET: key });
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/error: STRIPE_WEBHOOK_SECRET is not a Stripe webhook signing secret: expected "whsec_"/);
+    expect(run.stderr).toMatch(/error: STRIPE_WEBHOOK_SECRET is not a Stripe webhook signing secret \(expected "whsec_" followed by at least 8 characters[^)]*\): it is a Stripe API key/);
     expect(run.stderr).not.toContain(key);
   });
 });
