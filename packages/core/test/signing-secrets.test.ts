@@ -71,6 +71,7 @@ describe("the secrets a stage trusts", () => {
         { endpointId: draining, secret: "whsec_drainingCreation", origin: "creation" },
       ],
       stray: [],
+      withoutSecret: [],
     });
   });
 
@@ -82,6 +83,7 @@ describe("the secrets a stage trusts", () => {
         { endpointId: current, secret: "whsec_rolledSecret0", origin: "override" },
       ],
       stray: [],
+      withoutSecret: [],
     });
   });
 
@@ -90,6 +92,7 @@ describe("the secrets a stage trusts", () => {
     expect(resolveTrustedSecrets([endpoint], stale)).toEqual({
       trusted: [{ endpointId: current, secret: "whsec_creationSecret", origin: "creation" }],
       stray: [replaced],
+      withoutSecret: [],
     });
   });
 
@@ -107,7 +110,30 @@ describe("the secrets a stage trusts", () => {
     expect(resolveTrustedSecrets([], bindings)).toEqual({
       trusted: [{ endpointId: current, secret: "whsec_sharedSecret1", origin: "override" }],
       stray: [],
+      withoutSecret: [],
     });
+  });
+});
+
+describe("revoked secrets", () => {
+  const endpoint = { id: current, creationSecret: "whsec_leakedCreation1" };
+  const revoked = [secretFingerprint("whsec_leakedCreation1")];
+
+  it("are never trusted: after a roll the override stands, and a removed override leaves the endpoint without a secret", () => {
+    const rolled = parseSecretOverride(`${current}:whsec_rolledSecret1`, "dev").bindings;
+    expect(resolveTrustedSecrets([endpoint], rolled, revoked)).toEqual({
+      trusted: [{ endpointId: current, secret: "whsec_rolledSecret1", origin: "override" }],
+      stray: [],
+      withoutSecret: [],
+    });
+    expect(resolveTrustedSecrets([endpoint], [], revoked)).toEqual({ trusted: [], stray: [], withoutSecret: [current] });
+  });
+
+  it("are dropped from an override too, and a shared endpoint left with none is reported", () => {
+    const bindings = parseSecretOverride(`${current}:whsec_leakedCreation1,${current}:whsec_rolledSecret1`, "pr-3").bindings;
+    expect(resolveTrustedSecrets([], bindings, revoked).trusted.map((secret) => secret.secret)).toEqual(["whsec_rolledSecret1"]);
+    const only = parseSecretOverride(`${current}:whsec_leakedCreation1`, "pr-3").bindings;
+    expect(resolveTrustedSecrets([], only, revoked).withoutSecret).toEqual([current]);
   });
 });
 
