@@ -64,6 +64,8 @@ export function countersFor(observation: OutcomeObservation): MetricName[] {
   if (code === "handler_failed") counters.push(metricNames.handlerFailures);
   if (source === "webhook" && statusCode >= 500) counters.push(metricNames.serverErrors);
   if (code === "invalid_signature") counters.push(metricNames.invalidSignatures);
-  if (source === "reconciler" && code === "processed") counters.push(metricNames.eventsRecovered);
+  // In a queued stage a recovered event is one the reconciler sent to the queue.
+  if (source === "reconciler" && (code === "processed" || code === "queued")) counters.push(metricNames.eventsRecovered);
+  if (code === "queued") counters.push(metricNames.eventsQueued);
   return counters;
 }

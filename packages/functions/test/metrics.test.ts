@@ -6,10 +6,12 @@ import { metricNames, metricsNamespace, outcomeMetricName } from "@stripe-webhoo
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { startDynalite, testAwsEnvironment, type Engine } from "@stripe-webhooks/testing/engines";
-import type { LambdaFunctionURLEvent } from "aws-lambda";
+import type { EncodedQueueMessage } from "@stripe-webhooks/core/queue-message";
+import type { Context, LambdaFunctionURLEvent, SQSRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLogger } from "../src/logger.ts";
 import { createMetrics } from "../src/metrics.ts";
+import { createQueueConsumerHandler } from "../src/queue-consumer-handler.ts";
 import { createReconcileHandler } from "../src/reconcile-handler.ts";
 import { createWebhookHandler } from "../src/webhook-handler.ts";
 
@@ -153,6 +155,63 @@ describe("webhook metrics", () => {
     // One EMF line per invocation, with the stage and service as its only dimensions.
     expect(emf).toHaveLength(3);
     for (const line of emf) expect(line._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([["service", "stage"]]);
+  });
+});
+
+describe("queued processing metrics", () => {
+  it("count an event sent to the queue, and one the consumer dead-letters", async () => {
+    const sent: EncodedQueueMessage[] = [];
+    const handler = createWebhookHandler({
+      dynamo,
+      settings: () => ({ webhookSecret: secret, tableName: table, mode: "test", processing: "queued" }),
+      queue: { send: async (message) => void sent.push(message) },
+      registry: failing(),
+      logger: createLogger(),
+      metrics: createMetrics("test"),
+    });
+    const failed = JSON.stringify(buildEvent("invoice.paid"), null, 2);
+    const webhook = await capture(() => handler(urlEvent(failed, signPayload(failed, secret))));
+    expect(totals(webhook.emf)).toMatchObject({ [metricNames.deliveries]: 1, [metricNames.eventsQueued]: 1, [outcomeMetricName("queued")]: 1 });
+    expect(sent).toHaveLength(1);
+
+    const deadLettered: string[] = [];
+    const consumer = createQueueConsumerHandler({
+      dynamo,
+      settings: () => ({ tableName: table, mode: "test" }),
+      registry: failing(),
+      logger: createLogger(),
+      metrics: createMetrics("test"),
+      control: { changeVisibility: async () => undefined, deadLetter: async (record) => void deadLettered.push(record.messageId) },
+      consumer: () => ({ maxReceives: 1, leaseSeconds: 60 }),
+    });
+    const message = sent[0]!.input;
+    const record: SQSRecord = {
+      messageId: "m-1",
+      receiptHandle: "r-1",
+      body: message.MessageBody,
+      attributes: {
+        ApproximateReceiveCount: "1",
+        SentTimestamp: String(Date.now()),
+        SenderId: "webhook",
+        ApproximateFirstReceiveTimestamp: String(Date.now()),
+        MessageGroupId: message.MessageGroupId,
+        MessageDeduplicationId: message.MessageDeduplicationId,
+        SequenceNumber: "1",
+      },
+      messageAttributes: {},
+      md5OfBody: "",
+      eventSource: "aws:sqs",
+      eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:queue.fifo",
+      awsRegion: "us-east-1",
+    };
+    const consumed = await capture(() => consumer({ Records: [record] }, {} as Context));
+    expect(consumed.value).toEqual({ batchItemFailures: [] });
+    expect(deadLettered).toEqual(["m-1"]);
+    expect(totals(consumed.emf)).toMatchObject({
+      [metricNames.handlerFailures]: 1,
+      [metricNames.eventsDeadLettered]: 1,
+      [outcomeMetricName("handler_failed")]: 1,
+    });
   });
 });
 
