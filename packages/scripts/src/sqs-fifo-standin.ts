@@ -780,6 +780,49 @@ export class SqsFifoStandIn {
     return counts;
   }
 
+  /**
+   * SendMessage to the dead-letter queue, as a consumer that dead-letters a record itself does
+   * (the deployed consumer sends a copy there, then lets the record be deleted). A copy whose
+   * MessageDeduplicationId the dead-letter queue already holds is accepted without a second one:
+   * a consumer that crashed after this send and sends again adds nothing. Resolves with the
+   * dead-letter queue's MessageId, once on disk. Refuses what {@link sendMessage} refuses.
+   */
+  async sendToDeadLetterQueue(input: SendMessageInput, receiveCount = 0): Promise<{ MessageId: string }> {
+    this.assertOpen();
+    validateSend(input, this.settings.maxMessageBytes);
+    for (const held of this.state.dlq.values()) {
+      if (held.dedup !== input.MessageDeduplicationId) continue;
+      await this.journal.sync();
+      return { MessageId: held.id };
+    }
+    const now = this.settings.now();
+    const message: StoredMessage = {
+      id: randomUUID(),
+      body: input.MessageBody,
+      md5: md5Hex(input.MessageBody),
+      group: input.MessageGroupId,
+      dedup: input.MessageDeduplicationId,
+      seq: this.state.nextSeq(),
+      sentAt: now,
+      availableAt: now,
+      receiveCount,
+      deadLetteredAt: now,
+    };
+    await this.commit([{ t: "put", q: "dlq", m: message }]);
+    return { MessageId: message.id };
+  }
+
+  /**
+   * Whether a message with this MessageDeduplicationId is in the queue or its dead-letter queue
+   * now (not an SQS call: the receiver's start checks the ledger's `queued` entries against it).
+   */
+  holdsDeduplicationId(deduplicationId: string): boolean {
+    for (const queue of [this.state.source, this.state.dlq]) {
+      for (const message of queue.values()) if (message.dedup === deduplicationId) return true;
+    }
+    return false;
+  }
+
   /** The dead-letter queue's messages, in the order they arrived there, without changing them. */
   deadLetters(): DeadLetter[] {
     return [...this.state.dlq.values()].map((message) => ({

@@ -329,6 +329,26 @@ describe("dead-letter queue", () => {
     expect(queue.deadLetters().map((letter) => letter.Body)).toEqual(["b:b1"]);
     expect(bodies(await queue.receiveMessage({ maxMessages: 10 }))).toEqual(["a:a1"]);
   });
+
+  it("takes a consumer's own dead-letter send once per deduplication id, durably, and redrives it", async () => {
+    const clock = new Clock();
+    const dir = tempDir();
+    const queue = await openQueue(clock, { dir });
+    const copy = { MessageBody: "a:a1", MessageGroupId: "a", MessageDeduplicationId: "a1" };
+
+    const first = await queue.sendToDeadLetterQueue(copy, 3);
+    const again = await queue.sendToDeadLetterQueue(copy, 4);
+    await expectCode(() => queue.sendToDeadLetterQueue({ ...copy, MessageGroupId: "" }), "MissingParameter");
+    const reopened = await openQueue(clock, { dir });
+
+    expect(again.MessageId).toBe(first.MessageId);
+    expect(reopened.deadLetters()).toEqual([expect.objectContaining({ Body: "a:a1", MessageGroupId: "a", ReceiveCount: 3 })]);
+    expect(reopened.holdsDeduplicationId("a1")).toBe(true);
+    expect(reopened.holdsDeduplicationId("a2")).toBe(false);
+    expect(await reopened.redrive()).toBe(1);
+    expect(reopened.holdsDeduplicationId("a1")).toBe(true);
+    expect(bodies(await reopened.receiveMessage())).toEqual(["a:a1"]);
+  });
 });
 
 describe("counts", () => {
