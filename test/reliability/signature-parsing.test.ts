@@ -64,7 +64,10 @@ describe("the signature covers the exact bytes", () => {
   it("refuses bytes that are not UTF-8, even signed over the text stripe would decode them to", () => {
     const invalid = Buffer.from([0x7b, 0xff, 0x7d]);
     const decodedByStripe = new TextDecoder().decode(invalid);
-    expect(refusal(signPayload(decodedByStripe, secret, now), invalid)?.reason).toBe("no-matching-signature");
+    // Refused on the bytes, before any secret is tried, for what they are (issue 18).
+    expect(() => verifyStripeEvent(invalid, signPayload(decodedByStripe, secret, now), { secrets: [secret], now: () => nowMs })).toThrow(
+      expect.objectContaining({ name: "UnreadableBodyError", reason: "not-utf8" }),
+    );
   });
 
   it("still verifies multi-byte UTF-8 byte for byte", () => {
