@@ -4,7 +4,14 @@ import { defaultFixturesPath } from "@stripe-webhooks/scripts/stripe-events";
 import type { StripeObject } from "./stripe-api/answers.ts";
 import { customersResource } from "./stripe-api/customers.ts";
 import { eventsResource, type AddEventOptions } from "./stripe-api/events.ts";
-import { createFaultLayer, pathMatches, type StripeApiFaultPlan } from "./stripe-api/faults.ts";
+import {
+  createFaultLayer,
+  createRateLimitLayer,
+  pathMatches,
+  type RequestGate,
+  type StripeApiFaultPlan,
+  type StripeApiRateLimit,
+} from "./stripe-api/faults.ts";
 import { loadFixtures } from "./stripe-api/fixtures.ts";
 import { createIdempotencyLayer } from "./stripe-api/idempotency.ts";
 import { createKeyRing, type StripeApiKeySpec } from "./stripe-api/keys.ts";
@@ -47,9 +54,12 @@ import { webhookEndpointsResource } from "./stripe-api/webhook-endpoints.ts";
  *   stops a request before Stripe executes it.
  * - Faults on demand (stripe-api/faults.ts, `failNext`): 429 rate_limit, 429 lock_timeout,
  *   500 api_error, 402 card_error, a request never answered, a connection closed unanswered.
+ * - Rate limit, when `rateLimit` is given (stripe-api/faults.ts): Stripe's basic limiter as a
+ *   token bucket for reads and one for writes, 25 per second (test mode) or 100 (live mode) unless
+ *   set otherwise, answering 429 rate_limit as Stripe does; on a clock a test can inject.
  *
- * Where it does not: no writes but refunds, no `expand` (accepted and ignored), no search, no
- * rate limit of its own, no Connect (`Stripe-Account` is recorded, but every account sees the same
+ * Where it does not: no writes but refunds, no `expand` (accepted and ignored), no search, one rate
+ * limit for the whole double (Stripe's is per account and mode), no Connect (`Stripe-Account` is recorded, but every account sees the same
  * objects), idempotency keys never expire, and
  * permission names in 403 messages follow Stripe's `rak_<resource>_read` pattern without being
  * checked against Stripe's list.
@@ -61,7 +71,8 @@ import { webhookEndpointsResource } from "./stripe-api/webhook-endpoints.ts";
 
 export type { StripeObject } from "./stripe-api/answers.ts";
 export type { AddEventOptions } from "./stripe-api/events.ts";
-export type { StripeApiFault, StripeApiFaultPlan } from "./stripe-api/faults.ts";
+export type { StripeApiFault, StripeApiFaultPlan, StripeApiRateLimit } from "./stripe-api/faults.ts";
+export { stripeRateLimits } from "./stripe-api/faults.ts";
 export type { StripeApiKeySpec } from "./stripe-api/keys.ts";
 export type { StripeApiResource } from "./stripe-api/resource.ts";
 export type { RecordedStripeRequest, StripeApiAnswer } from "./stripe-api/router.ts";
@@ -78,6 +89,8 @@ export interface StripeApiDoubleOptions {
   accountApiVersion?: string;
   /** Where Stripe's example objects are read from. Default: the scripts' fixtures path. */
   fixturesPath?: string;
+  /** Enforce a rate limit like Stripe's (see {@link StripeApiRateLimit}); none unless given. */
+  rateLimit?: StripeApiRateLimit;
 }
 
 export interface StripeApiDouble {
@@ -102,6 +115,8 @@ export interface StripeApiDouble {
   /** Queues a fault for the next matching requests; plans are consumed in the order given. */
   failNext(plan: StripeApiFaultPlan): void;
   clearFaults(): void;
+  /** Requests the double's rate limit answered 429 so far (0 without `rateLimit`; queued faults not counted). */
+  rateLimited(): number;
   /** Requests so far, or those whose path equals or matches `path`. */
   requestCount(path?: string | RegExp): number;
   /** Stops the server, dropping open connections (including hung requests). */
@@ -117,6 +132,9 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
   const fixtures = loadFixtures(options.fixturesPath ?? defaultFixturesPath);
   const keys = createKeyRing(options.apiKeys, options.account ?? "acct_1StripeApiDouble");
   const faults = createFaultLayer();
+  const limiter = options.rateLimit === undefined ? undefined : createRateLimitLayer(options.rateLimit);
+  // A queued fault answers first and takes no token: it stands for a request Stripe refused anyway.
+  const gates: RequestGate[] = limiter === undefined ? [faults] : [faults, limiter];
 
   const events = eventsResource(nowSeconds);
   const endpoints = webhookEndpointsResource(fixtures);
@@ -127,7 +145,7 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
   const server = await serveStripeApi({
     keys,
     resources: [events, endpoints, subscriptions, customers, refunds],
-    gates: [faults],
+    gates,
     idempotency: createIdempotencyLayer(),
     accountApiVersion: options.accountApiVersion ?? stripeApiVersion,
   });
@@ -149,6 +167,7 @@ export async function startStripeApiDouble(options: StripeApiDoubleOptions): Pro
     },
     failNext: (plan) => faults.failNext(plan),
     clearFaults: () => faults.clear(),
+    rateLimited: () => limiter?.limited ?? 0,
     requestCount: (path) => server.requests.filter((request) => pathMatches(request.path, path)).length,
     close: () => server.close(),
   };

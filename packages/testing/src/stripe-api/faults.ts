@@ -2,9 +2,8 @@ import { errorAnswer, type Answer } from "./answers.ts";
 
 /*
  * The layer in front of the endpoints: what stops a request before Stripe executes it (before
- * authentication and idempotency), as a rate limiter or an outage does. Today that is the
- * faults a test queues; a rate limiter of the double's own would be another gate beside them,
- * answering with `rateLimited()`.
+ * authentication and idempotency), as a rate limiter or an outage does. Two gates live here: the
+ * faults a test queues, and an optional rate limiter shaped like Stripe's basic one.
  */
 
 /**
@@ -101,6 +100,104 @@ export function createFaultLayer(): FaultLayer {
     },
     clear() {
       queued.length = 0;
+    },
+  };
+}
+
+/**
+ * Stripe's basic rate limiter, in requests per second, for reads and for writes alike (Stripe's
+ * "Rate limits" page: 25 in test mode and sandboxes, 100 in live mode).
+ */
+export const stripeRateLimits = { test: 25, live: 100 } as const;
+
+/**
+ * The double's own rate limit: a token bucket per kind of request (reads are GETs, writes
+ * everything else), as Stripe's basic limiter counts them. Off unless a test asks for it.
+ */
+export interface StripeApiRateLimit {
+  /** Whose rates apply by default: test mode's (the default) or live mode's ({@link stripeRateLimits}). */
+  mode?: "test" | "live";
+  /** Reads allowed per second; the mode's rate unless set. */
+  readsPerSecond?: number;
+  /** Writes allowed per second; the mode's rate unless set, `Infinity` for no write limit. */
+  writesPerSecond?: number;
+  /**
+   * How many requests of a kind may pass at once after a quiet spell: the bucket's size. Stripe
+   * does not publish it; one second's worth (the rate) by default.
+   */
+  burst?: number;
+  /**
+   * The limiter's clock in milliseconds, only ever compared with itself. Defaults to a monotonic
+   * one; a test injects its own to move time without sleeping.
+   */
+  now?: () => number;
+}
+
+/** The rate limiter as a gate, with what it did so far. */
+export interface RateLimitLayer extends RequestGate {
+  /** Requests the limiter answered 429 (queued faults not included). */
+  readonly limited: number;
+  /** Requests the limiter let through. */
+  readonly allowed: number;
+}
+
+/**
+ * A rate limiter in front of the double's endpoints. It exists because the queued consumer's
+ * whole point is to stay under Stripe's limit, and that can only be shown against something that
+ * enforces one: the double answers a request over the limit exactly as Stripe does (429,
+ * `rate_limit`, no `Stripe-Should-Retry`, so the SDK leaves the retry to the caller). Like
+ * Stripe's, the limit is a token bucket refilled continuously; unlike Stripe's, it is one per
+ * double rather than per account and mode, since a test speaks to the double in one mode.
+ * Throws for a rate or burst that is not a positive number.
+ */
+export function createRateLimitLayer(options: StripeApiRateLimit = {}): RateLimitLayer {
+  const modeRate = stripeRateLimits[options.mode ?? "test"];
+  const reads = tokenBucket("readsPerSecond", options.readsPerSecond ?? modeRate, options.burst);
+  const writes = tokenBucket("writesPerSecond", options.writesPerSecond ?? modeRate, options.burst);
+  const now = options.now ?? (() => performance.now());
+  let limited = 0;
+  let allowed = 0;
+  return {
+    intercept({ method }) {
+      const bucket = method === "GET" ? reads : writes;
+      if (bucket.take(now())) {
+        allowed += 1;
+        return undefined;
+      }
+      limited += 1;
+      return rateLimited();
+    },
+    get limited() {
+      return limited;
+    },
+    get allowed() {
+      return allowed;
+    },
+  };
+}
+
+interface TokenBucket {
+  /** Takes one token at time `at` (ms) if there is one. */
+  take(at: number): boolean;
+}
+
+function tokenBucket(name: string, perSecond: number, burst: number | undefined): TokenBucket {
+  if (perSecond === Infinity) return { take: () => true };
+  if (!(perSecond > 0) || !Number.isFinite(perSecond)) throw new Error(`rateLimit: ${name} must be a positive number`);
+  const size = burst ?? perSecond;
+  if (!(size >= 1) || !Number.isFinite(size)) throw new Error("rateLimit: burst must be a number of at least 1");
+  // Counted in thousandths of a token per millisecond's refill (rate x ms), so whole-millisecond
+  // clocks and whole rates refill without rounding drift: one token costs 1000 units.
+  const capacity = size * 1000;
+  let units = capacity;
+  let last: number | undefined;
+  return {
+    take(at) {
+      if (last !== undefined && at > last) units = Math.min(capacity, units + (at - last) * perSecond);
+      if (last === undefined || at > last) last = at;
+      if (units < 1000) return false;
+      units -= 1000;
+      return true;
     },
   };
 }
