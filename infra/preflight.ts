@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { describeStripeKeyPermissions } from "@stripe-webhooks/core/stripe-permissions";
 import { stripeApiVersion } from "@stripe-webhooks/core/stripe-version";
 import {
   overrideVariable,
@@ -45,7 +46,7 @@ function stripeApiKeyProblems(settings: StageSettings): string[] {
 function functionApiKeyProblems(settings: StageSettings): string[] {
   const key = process.env.SST_SECRET_StripeApiKey;
   const setIt = `npx sst secret set StripeApiKey rk_${settings.mode}_... --stage ${$app.stage}`;
-  const permissions = "a restricted key with Events: Read, Webhook Endpoints: Read and Subscriptions: Read";
+  const permissions = `a restricted key with ${describeStripeKeyPermissions()}`;
   if (!key) return [`The StripeApiKey secret is not set for this stage: ${setIt} (${permissions}; README, "The API key").`];
   const match = stripeKeyFormat.exec(key);
   if (!match) return [`The StripeApiKey secret is not a Stripe secret or restricted API key: ${setIt} (${permissions}).`];

@@ -23,11 +23,7 @@ import { stripeApiVersion } from "./stripe-version.ts";
  * builds: validation messages describe the key's shape without quoting it, and every text
  * taken from the SDK goes through `redactSecrets`.
  *
- * A restricted key (`rk_...`) needs exactly these permissions (Dashboard -> Developers ->
- * API keys -> restricted key):
- * - Events: Read (the reconciler lists and retrieves events),
- * - Webhook Endpoints: Read (the reconciler checks the endpoint is enabled and its version).
- * Handlers that call Stripe add the permissions they need to this list.
+ * The permissions a restricted key (`rk_...`) needs are listed in stripe-permissions.ts.
  */
 
 /**

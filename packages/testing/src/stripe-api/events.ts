@@ -2,6 +2,7 @@ import { invalidParam, noSuch, type StripeObject } from "./answers.ts";
 import { pageOf, parseCursor, parseLimit, type CursorParam } from "./lists.ts";
 import { parseBoolean, parseInteger, readQuery, type ParsedQuery } from "./query.ts";
 import { pathId, type EndpointRequest, type ResourceModule } from "./resource.ts";
+import { stripeKeyPermission } from "@stripe-webhooks/core/stripe-permissions";
 
 /*
  * `GET /v1/events` and `GET /v1/events/:id`. The list reads `type` (with `*` wildcards),
@@ -149,7 +150,7 @@ export function eventsResource(nowSeconds: () => number): EventsResource {
 
   return {
     resource: "events",
-    permission: "rak_event_read",
+    permission: stripeKeyPermission("rak_event_read").code,
     endpoints: [
       { method: "GET", path: "/v1/events", answer: list },
       { method: "GET", path: "/v1/events/:id", answer: retrieve },

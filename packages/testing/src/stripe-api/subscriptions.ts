@@ -1,11 +1,12 @@
 import type Stripe from "stripe";
 import type { Fixtures } from "./fixtures.ts";
 import { objectResource, type ObjectResource } from "./objects.ts";
+import { stripeKeyPermission } from "@stripe-webhooks/core/stripe-permissions";
 
 /** `GET /v1/subscriptions/:id`. */
 export function subscriptionsResource(fixtures: Fixtures): ObjectResource {
   return objectResource(
-    { resource: "subscriptions", permission: "rak_subscription_read", fixture: "subscription", noun: "subscription" },
+    { resource: "subscriptions", permission: stripeKeyPermission("rak_subscription_read").code, fixture: "subscription", noun: "subscription" },
     fixtures,
   );
 }
