@@ -21,6 +21,11 @@ export function resolveDataDir(flag: string | undefined): string {
   return value ? resolve(value) : defaultDataDir;
 }
 
+/** Where the local receiver's SQS FIFO stand-in keeps its journal. */
+export function queueDataPath(dataDir: string): string {
+  return join(dataDir, "queue");
+}
+
 /** Where the embedded DynamoDB keeps its LevelDB files. */
 export function dynamoDataPath(dataDir: string): string {
   return join(dataDir, "dynamodb");
@@ -38,6 +43,10 @@ export interface ReceiverState {
   persisted: boolean;
   /** "env" when STRIPE_WEBHOOK_SECRET was given, so the stored secret does not apply. */
   secretSource: "env" | "stored";
+  /** How it processes events (`npm start -- --inline` or the queued default); absent from older receivers. */
+  processing?: "queued" | "inline";
+  /** Queued: the stand-in queue's journal directory, undefined when it is a temporary one (--memory). */
+  queueDir?: string;
   startedAt: string;
   /** The `stripe listen` it runs, if any: a receiver killed outright cannot stop it. */
   stripeListenPid?: number;

@@ -13,8 +13,14 @@ Options (each also settable by the environment variable in brackets):
   --memory                  keep the ledger in memory: nothing of it survives a restart
   --dynamodb-endpoint URL   use this DynamoDB (DynamoDB Local, a real endpoint) instead of the
                             embedded one [DYNAMODB_ENDPOINT]; the table is [LEDGER_TABLE]
+  --inline                  process each event inside its webhook request (a stage's
+                            processing: "inline") instead of through the local queue
   --verbose                 let the handler's JSON logs through at INFO [POWERTOOLS_LOG_LEVEL]
   -h, --help
+
+Processing: queued by default, as the stages' presets: the webhook records an event \`queued\`,
+sends it to a stand-in for SQS FIFO kept in the data directory (queue/), and answers 200; the
+deployed queue consumer takes it from there. \`npm run redrive\` moves dead letters back.
 
 Signing secrets: STRIPE_WEBHOOK_SECRET=whsec_...[,whsec_...]; without it a secret is generated
 once and kept in the data directory.
@@ -44,6 +50,8 @@ export interface Config {
   tableName: string;
   region: string;
   verbose: boolean;
+  /** `queued` unless --inline. */
+  processing: "queued" | "inline";
   envSecrets: string[] | undefined;
 }
 
@@ -57,6 +65,7 @@ export function readConfig(): Config | undefined {
         memory: { type: "boolean", default: false },
         "dynamodb-endpoint": { type: "string" },
         verbose: { type: "boolean", default: false },
+        inline: { type: "boolean", default: false },
       },
       strict: true,
       allowPositionals: false,
@@ -83,6 +92,7 @@ export function readConfig(): Config | undefined {
     tableName: ledgerTableName(),
     region: localRegion(),
     verbose: values.verbose,
+    processing: values.inline ? "inline" : "queued",
     envSecrets: secretList ? parseWebhookSecrets(secretList, "STRIPE_WEBHOOK_SECRET") : undefined,
   };
 }

@@ -15,19 +15,23 @@ import {
   writeReceiverState,
 } from "./data-dir.ts";
 import { openEmbeddedLedger } from "./embedded-ledger.ts";
+import { localMaxConcurrency, openLocalQueue, queuedWithoutMessage, type LocalQueue } from "./local-queue.ts";
 import { functionTimeoutMs } from "./lambda-context.ts";
 import { dynamoClient, ensureLedgerTable, startDynalite } from "./local-dynamo.ts";
 import { configureHandlerLogLevel, readConfig, type Config } from "./receiver-config.ts";
 import { createReceiverServer, type Invoke } from "./receiver-server.ts";
 import { listenForStop } from "./stop-signals.ts";
 import { loadOrCreateSecret } from "./secrets.ts";
+import { printable } from "./table.ts";
 import { secretFingerprint } from "@stripe-webhooks/core/signing-secrets";
 import { checkApiKey, describeSecret, startStripeListen, stopLeftoverListen, stripeCliBinary, type StripeListen } from "./stripe-cli.ts";
 
 /*
  * `npm start`: the webhook pipeline on this machine. An HTTP server turns requests into Lambda
  * function URL events for the handler the deployed entry builds (the same factory, handlers and
- * logger), given local dependencies: an embedded DynamoDB and the local signing secrets.
+ * logger), given local dependencies: an embedded DynamoDB and the local signing secrets. Queued
+ * (the default), the webhook sends to an SQS FIFO stand-in and the deployed consumer's adapter
+ * runs the handlers from it (local-queue.ts); --inline runs them inside the request.
  */
 
 /** How long a second Ctrl+C waits for the ledger to close before exiting anyway. */
@@ -52,6 +56,17 @@ function listen(server: ReturnType<typeof createReceiverServer>["server"], port:
   });
 }
 
+function processingLines(queue: LocalQueue | undefined): string {
+  if (!queue) return "  Processing      inline (--inline): each event runs its handler inside its webhook request";
+  const where = queue.persisted ? `journal in ${show(queue.dir)}` : "journal in a temporary directory (--memory), gone at exit";
+  return (
+    "  Processing      queued: the webhook records an event queued and answers 200; the deployed queue\n" +
+    `                  consumer (createQueueConsumerHandler) runs it, ${localMaxConcurrency} batches at a time (--inline: in the request)\n` +
+    `  Queue           SQS FIFO stand-in, ${where}; a stand-in because no SQS emulator installs\n` +
+    "                  from the package registries reachable here. Dead letters: npm run redrive"
+  );
+}
+
 /** A path as short as it can be shown: relative when under the working directory. */
 function show(path: string): string {
   const shown = relative(process.cwd(), path);
@@ -63,6 +78,7 @@ function printBanner(
   url: string,
   secret: { value: string; note: string },
   ledger: string,
+  queue: LocalQueue | undefined,
   stripeCli: { status: string; forwarding: boolean } | undefined,
 ): void {
   // The other tools find this receiver through the data directory, so a custom one is passed on.
@@ -73,6 +89,7 @@ Stripe webhook receiver (local): the deployed handler, built by its factory (cre
   Webhook URL     ${url}
   Signing secret  ${secret.value}  (${secret.note})
   Ledger          ${ledger}
+${processingLines(queue)}
   Data directory  ${show(config.dataDir)}
   Handler logs    ${process.env.POWERTOOLS_LOG_LEVEL} and above (--verbose or POWERTOOLS_LOG_LEVEL=INFO for all)
 ${stripeCli ? `  Stripe CLI      ${stripeCli.status}\n` : ""}
@@ -123,6 +140,14 @@ async function serve(config: Config, stripeKey: string | undefined): Promise<num
     : config.memory
       ? await startDynalite(undefined)
       : await openEmbeddedLedger(dataDir);
+  // Opened before anything listens too: a damaged journal stops the start like damaged ledger files.
+  let queue: LocalQueue | undefined;
+  try {
+    queue = config.processing === "queued" ? await openLocalQueue({ dataDir, memory: config.memory }) : undefined;
+  } catch (error) {
+    await embedded?.close();
+    throw error;
+  }
 
   let handlerLoaded: (invoke: Invoke) => void = () => {};
   const handler = new Promise<Invoke>((resolve) => (handlerLoaded = resolve));
@@ -138,6 +163,7 @@ async function serve(config: Config, stripeKey: string | undefined): Promise<num
   try {
     port = await listen(receiver.server, config.port);
   } catch (error) {
+    await queue?.close();
     await embedded?.close();
     throw error;
   }
@@ -149,19 +175,26 @@ async function serve(config: Config, stripeKey: string | undefined): Promise<num
   // One close, whichever of the orderly stop and a second Ctrl+C gets there first.
   let ledgerClosed: Promise<void> | undefined;
   const closeLedger = () => (ledgerClosed ??= embedded?.close() ?? Promise.resolve());
+  // The consumer finishes its batch before the ledger it writes to closes.
+  let queueClosed: Promise<void> | undefined;
+  const closeQueue = () => (queueClosed ??= queue?.close() ?? Promise.resolve());
   // Set by a second Ctrl+C: resolves with the exit code once the cut-off is done.
   let cutOff: Promise<number> | undefined;
 
   async function stop(reason: string | undefined): Promise<number> {
     if (stopping) return 1;
     stopping = true;
-    if (reason) console.log(`${reason}: finishing in-flight requests... (Ctrl+C again to cut them off)`);
+    const consumer = queue ? " and the queue consumer's batches" : "";
+    if (reason) console.log(`${reason}: finishing in-flight requests${consumer}... (Ctrl+C again to cut them off)`);
     // First, so nothing new is forwarded while the requests in flight finish.
     await stripeListen?.stop();
     // Every invocation ends by the function timeout, so this only cuts off a stuck socket.
     const drained = await receiver.drain(functionTimeoutMs + 1000);
     if (cutOff) return cutOff;
     if (!drained) console.error("some requests were still open after the function timeout and were cut off");
+    // After the requests, which send to it; what the consumer has not taken stays in the journal.
+    await closeQueue();
+    if (cutOff) return cutOff;
     await closeLedger();
     removeReceiverState(dataDir);
     if (reason) console.log("stopped");
@@ -174,7 +207,8 @@ async function serve(config: Config, stripeKey: string | undefined): Promise<num
     const ids = cut.eventIds.length > 0 ? ` (${cut.eventIds.join(", ")})` : "";
     console.error(
       `${signal} again: cut off ${cut.requests} request(s) in flight${ids}; ` +
-        "their senders get no answer and retry, and an event left processing is taken again once its lease expires",
+        "their senders get no answer and retry, and an event left processing is taken again once its lease expires" +
+        (queue ? "; queued events stay in the queue's journal for the next start" : ""),
     );
     const bound = new Promise((resolve) => setTimeout(resolve, forcedCloseMs).unref());
     await Promise.race([closeLedger().catch(() => undefined), bound]);
@@ -209,8 +243,20 @@ async function serve(config: Config, stripeKey: string | undefined): Promise<num
     }
 
     configureHandlerLogLevel(config);
-    // Typed, so a change to the handler's signature breaks the typecheck here too.
-    const invoke: Invoke = createWebhookHandler({
+    if (queue) {
+      // The webhook sends before it records, so only a lost journal leaves these (local-queue.ts).
+      const lost = await queuedWithoutMessage(client, config.tableName, queue.standIn);
+      if (lost.length > 0) {
+        console.error(
+          `${lost.length} event(s) the ledger holds queued are not in the queue (${show(queue.dir)} was replaced or removed): ` +
+            `${lost.slice(0, 5).map(printable).join(", ")}${lost.length > 5 ? ", ..." : ""}. ` +
+            "The ledger keeps no payloads to send them again: npm run replay -- <evt_...> fetches one from Stripe.",
+        );
+      }
+      if (queue.released > 0) console.log(`${queue.released} queued event(s) a stopped receiver had in progress are taken up again`);
+    }
+    const logger = createLogger();
+    const deps = {
       dynamo: client,
       // Only test-mode events may reach a developer's machine.
       settings: () => ({
@@ -220,12 +266,17 @@ async function serve(config: Config, stripeKey: string | undefined): Promise<num
         // The handlers' Stripe client (the entitlements fetch subscriptions); STRIPE_API_BASE for a double.
         stripeApiKey: process.env.STRIPE_API_KEY,
         stripeApiBase: process.env.STRIPE_API_BASE,
+        processing: config.processing,
       }),
       registry: exampleHandlers,
-      logger: createLogger(),
+      logger,
       // dynalite has no transactions: staged effects are written one by one there (dev only).
-      ledger: { effects: embedded ? "sequential" : "transaction" },
-    });
+      ledger: { effects: embedded ? ("sequential" as const) : ("transaction" as const) },
+      ...(queue ? { queue: queue.sender } : {}),
+    };
+    // Typed, so a change to the handler's signature breaks the typecheck here too.
+    const invoke: Invoke = createWebhookHandler(deps);
+    queue?.startConsumer(deps);
     handlerLoaded(invoke);
 
     const command = ownCommand();
@@ -238,6 +289,8 @@ async function serve(config: Config, stripeKey: string | undefined): Promise<num
       region: config.region,
       persisted: embedded !== undefined && !config.memory,
       secretSource: config.envSecrets ? "env" : "stored",
+      processing: config.processing,
+      ...(queue?.persisted ? { queueDir: queue.dir } : {}),
       startedAt: new Date().toISOString(),
       ...(stripeListen?.pid === undefined ? {} : { stripeListenPid: stripeListen.pid }),
       // `npm run signing-secrets` shows what is trusted; the CLI's secret lives only in this process.
@@ -255,6 +308,7 @@ async function serve(config: Config, stripeKey: string | undefined): Promise<num
         note: config.envSecrets ? "from STRIPE_WEBHOOK_SECRET" : "generated once, kept in the data directory",
       },
       `${where}, table ${config.tableName}${created ? " (created)" : ""}`,
+      queue,
       stripeCli,
     );
     // A stable line for scripts and tests to wait for.

@@ -1,0 +1,118 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { AppDependencies } from "@stripe-webhooks/core/app";
+import type { QueueSender } from "@stripe-webhooks/core/enqueue";
+import { listLedgerEntries } from "@stripe-webhooks/core/ledger";
+import { consumerLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
+import { createQueueConsumerHandler, type QueueControl } from "@stripe-webhooks/functions/queue-consumer-handler";
+import { queueDataPath } from "./data-dir.ts";
+import { openSqsFifoStandIn, type Poller, type SqsFifoStandIn } from "./sqs-fifo-standin.ts";
+
+/*
+ * The local receiver's queued processing: the webhook sends to the SQS FIFO stand-in
+ * (sqs-fifo-standin.ts says why it is a stand-in), and the deployed queue consumer's adapter
+ * (createQueueConsumerHandler) is driven from it with SQS-shaped batches, under the settings a
+ * stage gets by default (stage.ts's presets), so a developer sees the pacing and retries a stage has.
+ */
+
+/** The presets' consumer timeout: the lease and the visibility timeout derive from it, as in infra. */
+export const localConsumerTimeoutSeconds = 300;
+/** The test-mode presets' maximum concurrency: consumer batches in progress at once. */
+export const localMaxConcurrency = 2;
+/** Failed handler runs after which the consumer dead-letters an event (the presets' maxReceives). */
+export const localMaxReceives = 5;
+// infra/queue.ts's backstop: SQS's own receive count also counts deferrals and records held back
+// behind a failed one, so it only moves a message the consumer could not count for itself.
+const backstopReceivesAboveConsumer = 20;
+
+export interface LocalQueue {
+  /** The webhook's (and the reconciler's) send, into the stand-in. */
+  sender: QueueSender;
+  standIn: SqsFifoStandIn;
+  /** The journal's directory. */
+  dir: string;
+  /** False for --memory: the journal is in a temporary directory, removed on close. */
+  persisted: boolean;
+  /** Messages a killed receiver left in flight, made visible again at the opening. */
+  released: number;
+  /** Starts the deployed consumer adapter over `deps` on the stand-in's polling driver. */
+  startConsumer(deps: AppDependencies): void;
+  /** Stops the consumer after the batches in progress and closes the journal. */
+  close(): Promise<void>;
+}
+
+/** The lease the consumer's app claims events with, as infra sets LEASE_SECONDS. */
+export const localConsumerLeaseSeconds = consumerLeaseSeconds(localConsumerTimeoutSeconds);
+
+/**
+ * Opens the stand-in queue of a data directory (`<dataDir>/queue/`), or one in a temporary
+ * directory for `memory`. Messages a killed receiver left in flight are made visible at once:
+ * the consumer lives in this process, so nothing can still be working on them.
+ */
+export async function openLocalQueue(options: { dataDir: string; memory: boolean }): Promise<LocalQueue> {
+  const dir = options.memory ? await mkdtemp(join(tmpdir(), "stripe-webhooks-queue-")) : queueDataPath(options.dataDir);
+  const standIn = await openSqsFifoStandIn({
+    dir,
+    visibilityTimeoutSeconds: queueVisibilityTimeoutSeconds(localConsumerTimeoutSeconds),
+    maxReceiveCount: localMaxReceives + backstopReceivesAboveConsumer,
+  });
+  const released = await standIn.releaseInFlight();
+  let poller: Poller | undefined;
+
+  const sender: QueueSender = {
+    async send(message) {
+      await standIn.sendMessage(message.input);
+    },
+  };
+  const control: QueueControl = {
+    async changeVisibility(record, seconds) {
+      await standIn.changeMessageVisibility(record.receiptHandle, seconds);
+    },
+    async deadLetter(record) {
+      const { MessageGroupId, MessageDeduplicationId, ApproximateReceiveCount } = record.attributes;
+      await standIn.sendToDeadLetterQueue(
+        {
+          MessageBody: record.body,
+          MessageGroupId: MessageGroupId ?? record.messageId,
+          MessageDeduplicationId: MessageDeduplicationId ?? record.messageId,
+        },
+        Number(ApproximateReceiveCount) || 0,
+      );
+    },
+  };
+
+  return {
+    sender,
+    standIn,
+    dir,
+    persisted: !options.memory,
+    released,
+    startConsumer(deps) {
+      const handler = createQueueConsumerHandler({
+        ...deps,
+        ledger: { ...deps.ledger, leaseSeconds: localConsumerLeaseSeconds },
+        control,
+        consumer: () => ({ maxReceives: localMaxReceives, leaseSeconds: localConsumerLeaseSeconds }),
+      });
+      poller = standIn.startPolling(handler, { maxConcurrency: localMaxConcurrency });
+    },
+    async close() {
+      await poller?.stop();
+      await standIn.close();
+      if (options.memory) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The ids of ledger entries `queued` whose message the queue does not hold. The webhook sends
+ * before it records, so only a lost queue leaves such an entry: a deleted or other queue
+ * directory beside a ledger kept elsewhere (--dynamodb-endpoint). They cannot be re-sent from
+ * here, since the ledger keeps no payloads.
+ */
+export async function queuedWithoutMessage(client: DynamoDBClient, tableName: string, standIn: SqsFifoStandIn): Promise<string[]> {
+  const queued = await listLedgerEntries(client, tableName, { status: "queued" });
+  return queued.map((entry) => entry.id).filter((id) => !standIn.holdsDeduplicationId(id));
+}
