@@ -3,6 +3,8 @@ import { parseCli, parseCount, runMain, UsageError } from "./cli.ts";
 import { resolveDataDir } from "./data-dir.ts";
 import { findLedger } from "./ledger-target.ts";
 import {
+  deadLettered,
+  deadLetteredNote,
   defaultEntryLimit,
   entriesTable,
   leaseExpiredNote,
@@ -23,6 +25,8 @@ const usage = `Usage: npm run events -- [options]
 
 Options:
   --status S       only entries with this status (${ledgerStatuses.join(", ")})
+  --dead-lettered  only failed entries whose event the queue consumer moved to the dead-letter
+                   queue (shown as "failed (dead-lettered)"; npm run redrive sends them back)
   --type T         only events of this type, e.g. invoice.paid
   --limit N        at most N entries, the newest (the table's default: ${defaultEntryLimit})
   --all            every entry (the default with --json)
@@ -45,6 +49,7 @@ async function main(): Promise<number> {
         limit: { type: "string" },
         all: { type: "boolean", default: false },
         summary: { type: "boolean", default: false },
+        "dead-lettered": { type: "boolean", default: false },
         "data-dir": { type: "string" },
       },
       allowPositionals: false,
@@ -54,9 +59,12 @@ async function main(): Promise<number> {
   );
   if (!parsed) return 0;
   const { values } = parsed;
-  const status = values.status;
+  const status = values["dead-lettered"] && values.status === undefined ? "failed" : values.status;
   if (status !== undefined && !isStatus(status)) {
     throw new UsageError(`--status must be one of ${ledgerStatuses.join(", ")}, got "${printable(status)}"`);
+  }
+  if (values["dead-lettered"] && status !== "failed") {
+    throw new UsageError(`--dead-lettered entries are failed ones: drop --status ${printable(status ?? "")}, or give --status failed`);
   }
   if (values.all && values.limit !== undefined) throw new UsageError("give --limit or --all, not both");
   const limit = values.limit === undefined ? undefined : parseCount(values.limit, "--limit", 0, 1);
@@ -64,10 +72,11 @@ async function main(): Promise<number> {
   const ledger = await findLedger(resolveDataDir(values["data-dir"]));
   try {
     // The whole filtered list, so the table can say how many it left out.
-    const entries = await listLedgerEntries(ledger.client, ledger.tableName, {
+    const listed = await listLedgerEntries(ledger.client, ledger.tableName, {
       ...(status === undefined ? {} : { status }),
       ...(values.type === undefined ? {} : { type: values.type }),
     });
+    const entries = values["dead-lettered"] ? listed.filter(deadLettered) : listed;
     const now = Date.now();
     if (values.summary) {
       const summary = summarize(limit === undefined ? entries : entries.slice(0, limit), now);
@@ -78,8 +87,7 @@ async function main(): Promise<number> {
       console.log(`Ledger: ${ledger.description}`);
       console.log(summaryTable(summary));
       console.log(`${summary.total} ${summary.total === 1 ? "entry" : "entries"}`);
-      const note = leaseExpiredNote(summary.leaseExpired);
-      if (note) console.log(note);
+      for (const note of [leaseExpiredNote(summary.leaseExpired), deadLetteredNote(summary.deadLettered)]) if (note) console.log(note);
       return 0;
     }
     // A script reading --json gets every entry unless it asks for fewer; a person, the newest page.
@@ -91,8 +99,8 @@ async function main(): Promise<number> {
     console.log(`Ledger: ${ledger.description}`);
     console.log(shown.length === 0 ? "(no entries)" : entriesTable(shown, now));
     console.log(shownLine(shown.length, entries.length));
-    const note = leaseExpiredNote(summarize(shown, now).leaseExpired);
-    if (note) console.log(note);
+    const counted = summarize(shown, now);
+    for (const note of [leaseExpiredNote(counted.leaseExpired), deadLetteredNote(counted.deadLettered)]) if (note) console.log(note);
     return 0;
   } finally {
     await ledger.close();

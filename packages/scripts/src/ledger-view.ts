@@ -27,7 +27,17 @@ export function leaseState(entry: LedgerEntry, now: number): "in-flight" | "leas
   return Date.parse(entry.leaseExpiresAt) <= now ? "lease-expired" : "in-flight";
 }
 
+/**
+ * Whether the queue consumer gave up on the entry's event and moved it to the dead-letter queue:
+ * it failed and is still failed. A redriven event that then succeeds keeps the ledger's
+ * deadLetteredAt but is no longer dead-lettered.
+ */
+export function deadLettered(entry: LedgerEntry): boolean {
+  return entry.status === "failed" && entry.deadLetteredAt !== undefined;
+}
+
 function statusCell(entry: LedgerEntry, now: number): string {
+  if (deadLettered(entry)) return "failed (dead-lettered)";
   return leaseState(entry, now) === "lease-expired" ? "processing (lease expired)" : entry.status;
 }
 
@@ -66,6 +76,8 @@ export interface Summary {
   byType: Map<string, StatusCounts>;
   /** Entries `processing` whose lease expired (counted in `processing` too). */
   leaseExpired: number;
+  /** Entries `failed` whose event is in the dead-letter queue (counted in `failed` too). */
+  deadLettered: number;
 }
 
 /** Counts the entries by status and by type; `now` (epoch ms) decides which leases expired. */
@@ -74,16 +86,18 @@ export function summarize(entries: readonly LedgerEntry[], now: number): Summary
   const byType = new Map<string, StatusCounts>();
   const add = (counts: Map<string, number>, status: string) => counts.set(status, (counts.get(status) ?? 0) + 1);
   let leaseExpired = 0;
+  let dead = 0;
   for (const entry of entries) {
     add(byStatus, entry.status);
     if (leaseState(entry, now) === "lease-expired") leaseExpired += 1;
+    if (deadLettered(entry)) dead += 1;
     const counts = byType.get(entry.type) ?? { total: 0, byStatus: new Map<string, number>() };
     counts.total += 1;
     add(counts.byStatus, entry.status);
     byType.set(entry.type, counts);
   }
   const sorted = [...byType].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return { total: entries.length, byStatus, byType: new Map(sorted), leaseExpired };
+  return { total: entries.length, byStatus, byType: new Map(sorted), leaseExpired, deadLettered: dead };
 }
 
 /**
@@ -97,6 +111,7 @@ export function summaryJson(summary: Summary): string {
     byStatus: Object.fromEntries(summary.byStatus),
     byType: Object.fromEntries(byType),
     leaseExpired: summary.leaseExpired,
+    deadLettered: summary.deadLettered,
   };
   return JSON.stringify(json, null, 2);
 }
@@ -124,6 +139,19 @@ export function leaseExpiredNote(count: number): string | undefined {
   return (
     `${entries} processing with an expired lease: the delivery that claimed it stopped before recording a result. ` +
     "Stripe's next retry, `npm run reconcile` or `npm run replay -- <evt_...>` takes it over."
+  );
+}
+
+/**
+ * The line after a table with dead-lettered entries: what it means and the runbook's two steps.
+ * Undefined when there are none.
+ */
+export function deadLetteredNote(count: number): string | undefined {
+  if (count === 0) return undefined;
+  const entries = count === 1 ? "1 entry is" : `${count} entries are`;
+  return (
+    `${entries} failed (dead-lettered): the queue consumer gave up after its handler failed too many times, and the event waits in the dead-letter queue. ` +
+    "Fix what its LAST ERROR says, then `npm run redrive` sends it back to the queue."
   );
 }
 
