@@ -140,6 +140,7 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
       config: webhook,
       ledger: resolved.ledger,
       tableName: resolved.tableName,
+      dynamo: deps.dynamo,
       stripeConfigured: Boolean(resolved.raw.stripeApiKey),
       ...(queue ? { queue } : {}),
     };
@@ -177,7 +178,7 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
       return run(source, options?.force ? { forced: true } : {}, (trace) => {
         const { mode, ledger, tableName, raw } = resolveStage();
         const stripeConfigured = Boolean(raw.stripeApiKey);
-        const processDeps = { mode, ledger, tableName, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured };
+        const processDeps = { mode, ledger, tableName, dynamo: deps.dynamo, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured };
         return processEvent(event, source, processDeps, trace, options);
       });
     },
@@ -187,7 +188,7 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
         const queue = queueOf(resolved);
         if (!queue) {
           const { mode, ledger, tableName, raw } = resolved;
-          const processDeps = { mode, ledger, tableName, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured: Boolean(raw.stripeApiKey) };
+          const processDeps = { mode, ledger, tableName, dynamo: deps.dynamo, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured: Boolean(raw.stripeApiKey) };
           return processEvent(event, source, processDeps, trace);
         }
         return enqueueEvent(event, { mode: resolved.mode, ledger: resolved.ledger, queue }, trace);

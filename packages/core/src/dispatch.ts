@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
 import { isCatalogEventType, type CatalogEventType } from "./catalog.ts";
-import type { EffectStager } from "./effects.ts";
+import type { EffectItem, EffectStager } from "./effects.ts";
 import type { WebhookLogger } from "./logger.ts";
 
 /** Each catalog type mapped to the `stripe` package's event type for it. */
@@ -37,6 +37,12 @@ export interface HandlerContext {
    * this run still holds the claim: exactly once, whatever crashes in between.
    */
   effects: EffectStager;
+  /**
+   * Reads one app item (a key starting with `app#`) of the ledger table, consistently, as plain
+   * JavaScript; undefined when it does not exist. Absent where the pipeline has no table to read
+   * (a handler then acts as if the item were missing).
+   */
+  readItem?: (key: EffectItem) => Promise<Record<string, unknown> | undefined>;
 }
 
 /** What a handler did, in one short line; the ledger records it as the event's `outcome`. */

@@ -3,7 +3,7 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type Stripe from "stripe";
 import type { HandlerContext, HandlerResult } from "./dispatch.ts";
 import { effectKeyPrefix } from "./effects.ts";
-import { StripeRequestRefusedError } from "./errors.ts";
+import { StripeRequestRefusedError, errorSummary } from "./errors.ts";
 import { ledgerTable } from "./ledger-table.ts";
 import { callStripe } from "./stripe-api.ts";
 
@@ -22,6 +22,14 @@ import { callStripe } from "./stripe-api.ts";
  * the time between a change at Stripe and its event's handler starting a fetch, which holds by a
  * wide margin for Lambda's synchronised clocks.
  *
+ * A fetch is skipped when the customer's stored state of the subscription was fetched after the
+ * event was created (plus {@link syncedAfterEventMarginMs} for the two clocks): that state already
+ * includes whatever the event reports, and any later change has an event of its own. A renewal
+ * sends two or three events per subscription at once, so behind a queue that holds each
+ * customer's events in order, the first one fetches and the others find its state; the outcome
+ * says "skipped fetch: synced after the event". Stored states only ever move to a later fetch, so
+ * a skip can never read one that goes back on what it saw.
+ *
  * A customer can have several subscriptions: one item per customer holds each of them in its own
  * attribute (`subscription#<id>`), so events of different subscriptions never overwrite each
  * other, and {@link currentSubscription} picks the one that matters when the item is read.
@@ -29,8 +37,8 @@ import { callStripe } from "./stripe-api.ts";
  * returns them: the projection is exactly what the API says, and a late event about a canceled
  * subscription cannot resurrect anything.
  *
- * Handlers log ids and statuses only, never names, emails or addresses. A restricted API key
- * needs Subscriptions: Read for these handlers, on top of what stripe-api.ts lists.
+ * Handlers log ids and statuses only, never names, emails or addresses. The key's permission for
+ * them (Subscriptions: Read) is in stripe-permissions.ts with the rest.
  */
 
 /** Where a customer's entitlement item lives: `app#entitlement#<customer id>`. */
@@ -38,6 +46,27 @@ export const entitlementKeyPrefix = `${effectKeyPrefix}entitlement#`;
 
 /** The item's attribute for one subscription: `subscription#<subscription id>`. */
 const subscriptionAttributePrefix = "subscription#";
+
+/**
+ * How much later than an event's `created` (Stripe's clock) a stored state's fetch must have
+ * started (this app's clock) for the event's handler to trust it instead of fetching. It covers,
+ * with room to spare: `created` counting whole seconds (the event may be up to a second younger
+ * than it says); the offset between two NTP-synchronised clocks (Lambda's hosts sync to Amazon
+ * Time Sync, Stripe's to its own sources), which stays well under a second; and the moment
+ * between Stripe stamping the event and the change it reports being what its API answers, which
+ * Stripe does not document. A larger margin only costs a fetch for events handled within it of
+ * their creation, which is when nothing waits in a queue and a fetch is affordable anyway; in a
+ * backlog, events wait far longer than this.
+ */
+export const syncedAfterEventMarginMs = 5_000;
+
+/** What an event says about the subscription it concerns, as far as skipping a fetch goes. */
+export interface SyncedEvent {
+  /** The connected account the event came from; the fetch is made on it. */
+  account?: string | undefined;
+  /** When Stripe created the event, epoch seconds. */
+  created: number;
+}
 
 /** One subscription as the projection keeps it: what access decisions need, no personal data. */
 export interface SubscriptionState {
@@ -143,17 +172,22 @@ export function checkoutSessionSubscription(session: Stripe.Checkout.Session): s
 }
 
 /**
- * Syncs one subscription's entitlement for the event being handled: fetches its current state
- * (`subscriptions.retrieve`, on the event's connected account if it has one) and stages it as the
- * customer's item's `subscription#<id>` attribute, conditioned on no newer fetch having been
- * stored. A subscription Stripe does not know (`resource_missing`: another account or mode, a
- * fixture) leaves nothing to project and is reported as such; any other Stripe error is thrown,
- * so the event is recorded failed and retried (see `classifyStripeError` for which can succeed later).
+ * Syncs one subscription's entitlement for the event being handled. When the event names the
+ * customer (`eventCustomer`) and the customer's stored state of the subscription was fetched more than
+ * {@link syncedAfterEventMarginMs} after the event was created, that state already holds the
+ * event's change: nothing is fetched or written, and the outcome says the fetch was skipped.
+ * Otherwise it fetches the current state (`subscriptions.retrieve`, on the event's connected
+ * account if it has one) and stages it as the customer's item's `subscription#<id>` attribute,
+ * conditioned on no newer fetch having been stored. A subscription Stripe does not know
+ * (`resource_missing`: another account or mode, a fixture) leaves nothing to project and is
+ * reported as such; any other Stripe error is thrown, so the event is recorded failed and retried
+ * (see `classifyStripeError` for which can succeed later).
  */
 export async function syncSubscription(
   subscriptionId: string,
-  event: { account?: string | undefined },
+  event: SyncedEvent,
   context: HandlerContext,
+  eventCustomer?: string,
 ): Promise<HandlerResult> {
   if (!context.stripeConfigured) {
     // Only locally: a deployed stage always has its key. Failing would refuse every event.
@@ -161,6 +195,11 @@ export async function syncSubscription(
       subscriptionId,
     });
     return { outcome: `entitlement not synced for ${subscriptionId}: no Stripe API key` };
+  }
+  const synced = eventCustomer === undefined ? undefined : await syncedAfter(subscriptionId, eventCustomer, event.created, context);
+  if (synced !== undefined) {
+    context.logger.info("Entitlement synced after the event: fetch skipped", { customer: eventCustomer, subscriptionId, status: synced.status });
+    return { outcome: `entitlement ${eventCustomer}: ${subscriptionId} ${synced.status} (skipped fetch: synced after the event)` };
   }
   // Taken before the request: a fetch that starts later cannot see an older state than this one.
   const fetchedAt = Date.now();
@@ -192,6 +231,38 @@ export async function syncSubscription(
   );
   context.logger.info("Entitlement synced from Stripe", { customer, subscriptionId: state.id, status: state.status });
   return { outcome: `entitlement ${customer}: ${state.id} ${state.status}` };
+}
+
+/**
+ * The customer's stored state of the subscription when its fetch started more than the margin
+ * after `created` (epoch seconds), else undefined. A read that fails only costs the fetch it
+ * would have saved.
+ */
+async function syncedAfter(
+  subscriptionId: string,
+  customer: string,
+  created: number,
+  context: HandlerContext,
+): Promise<SubscriptionState | undefined> {
+  if (context.readItem === undefined) return undefined;
+  const threshold = created * 1000 + syncedAfterEventMarginMs;
+  // This clock sets every fetchedAt: until it passes the threshold, no stored fetch can have.
+  if (Date.now() <= threshold) return undefined;
+  let item: Record<string, unknown> | undefined;
+  try {
+    item = await context.readItem({ [ledgerTable.partitionKey]: `${entitlementKeyPrefix}${customer}` });
+  } catch (error) {
+    context.logger.warn("Could not read the stored entitlement: fetching from Stripe", { subscriptionId, error: errorSummary(error) });
+    return undefined;
+  }
+  const stored = item?.[`${subscriptionAttributePrefix}${subscriptionId}`];
+  if (!isStoredState(stored) || stored.fetchedAt <= threshold) return undefined;
+  return stored;
+}
+
+/** A customer id from a field that holds an id or an expanded customer; undefined when absent. */
+export function customerOf(value: string | { id: string } | null | undefined): string | undefined {
+  return idOf(value);
 }
 
 /** What an event that names no subscription (a one-off payment) reports, with its log line. */

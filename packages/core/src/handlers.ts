@@ -2,6 +2,7 @@ import type Stripe from "stripe";
 import type { HandlerContext, HandlerRegistry, HandlerResult } from "./dispatch.ts";
 import {
   checkoutSessionSubscription,
+  customerOf,
   invoiceSubscription,
   noSubscription,
   syncSubscription,
@@ -12,15 +13,27 @@ import {
  * (entitlements.ts). Each one only finds which subscription its event concerns and syncs it from
  * Stripe's API; nothing is taken from the payload's copy of the subscription, so the order,
  * repetition and completeness of payloads do not matter. Events about no subscription (a one-off
- * Checkout payment, an invoice of its own) report so and change nothing.
+ * Checkout payment, an invoice of its own) report so and change nothing. The customer a payload
+ * names only locates the stored state that may make the fetch unnecessary.
  */
 
 // Paid, failed or awaiting action alike: the subscription's fetched state says what the customer is entitled to.
-async function syncInvoice(event: { account?: string; data: { object: Stripe.Invoice } }, context: HandlerContext): Promise<HandlerResult> {
+async function syncInvoice(
+  event: { account?: string; created: number; data: { object: Stripe.Invoice } },
+  context: HandlerContext,
+): Promise<HandlerResult> {
   const invoice = event.data.object;
   const subscription = invoiceSubscription(invoice);
   if (subscription === undefined) return noSubscription(context, "invoice", invoice.id);
-  return syncSubscription(subscription, event, context);
+  return syncSubscription(subscription, event, context, customerOf(invoice.customer));
+}
+
+function syncOwnSubscription(
+  event: { account?: string; created: number; data: { object: Stripe.Subscription } },
+  context: HandlerContext,
+): Promise<HandlerResult> {
+  const subscription = event.data.object;
+  return syncSubscription(subscription.id, event, context, customerOf(subscription.customer));
 }
 
 /** The registry the deployed function uses: the entitlements projection's handlers. */
@@ -29,15 +42,15 @@ export const exampleHandlers: HandlerRegistry = {
     const session = event.data.object;
     const subscription = checkoutSessionSubscription(session);
     if (subscription === undefined) return noSubscription(context, `${session.mode} checkout session`, session.id);
-    return syncSubscription(subscription, event, context);
+    return syncSubscription(subscription, event, context, customerOf(session.customer));
   },
 
-  "customer.subscription.created": (event, context) => syncSubscription(event.data.object.id, event, context),
-  "customer.subscription.updated": (event, context) => syncSubscription(event.data.object.id, event, context),
-  "customer.subscription.paused": (event, context) => syncSubscription(event.data.object.id, event, context),
-  "customer.subscription.resumed": (event, context) => syncSubscription(event.data.object.id, event, context),
+  "customer.subscription.created": syncOwnSubscription,
+  "customer.subscription.updated": syncOwnSubscription,
+  "customer.subscription.paused": syncOwnSubscription,
+  "customer.subscription.resumed": syncOwnSubscription,
   // The API still returns a deleted subscription, as canceled, which is what the projection keeps.
-  "customer.subscription.deleted": (event, context) => syncSubscription(event.data.object.id, event, context),
+  "customer.subscription.deleted": syncOwnSubscription,
 
   "invoice.paid": syncInvoice,
   "invoice.payment_failed": syncInvoice,

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
+import { GetItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type Stripe from "stripe";
 import { dispatch, isCatalogEvent, type HandlerContext, type HandlerRegistry } from "./dispatch.ts";
-import { createEffectStager, InvalidEffectError } from "./effects.ts";
+import { createEffectStager, effectKeyPrefix, InvalidEffectError, type EffectItem } from "./effects.ts";
 import { asStripeEvent } from "./envelope.ts";
 import {
   ConfigurationError,
@@ -12,6 +14,7 @@ import {
   type StripeMode,
 } from "./errors.ts";
 import type { Contended, Ledger, LedgerEntry, LedgerEvent, ReleaseResult } from "./ledger.ts";
+import { ledgerTable } from "./ledger-table.ts";
 import { withAttributes, type WebhookLogger } from "./logger.ts";
 
 /*
@@ -51,6 +54,8 @@ export interface ProcessDependencies {
   ledger: Ledger;
   /** The ledger table, where handlers' staged effects are written; without it, staging is refused. */
   tableName?: string;
+  /** The client over the ledger table; with `tableName`, handlers may read app items (`HandlerContext.readItem`). */
+  dynamo?: DynamoDBClient;
   registry: HandlerRegistry;
   logger: WebhookLogger;
   /** The Stripe client handlers get, created on their first use of it; without it, using it throws. */
@@ -131,6 +136,7 @@ export async function processEvent(
       stripeConfigured: deps.stripeConfigured ?? deps.stripe !== undefined,
       idempotencyKey: (purpose) => idempotencyKey(event.id, purpose),
       effects: staged.stager,
+      ...(deps.dynamo && deps.tableName ? { readItem: appItemReader(deps.dynamo, deps.tableName) } : {}),
     };
     ({ outcome } = await dispatch(deps.registry, event, context));
   } catch (error) {
@@ -147,6 +153,18 @@ export async function processEvent(
     throw new HandlerFailedError(event.id, event.type, error);
   }
   return recorded === "recorded" ? { kind: "processed", attempts } : { kind: "lease_lost", attempts };
+}
+
+// A handler reads only what handlers write (app# items), never the ledger's own entries.
+function appItemReader(client: DynamoDBClient, tableName: string) {
+  return async (key: EffectItem): Promise<Record<string, unknown> | undefined> => {
+    const pk = key[ledgerTable.partitionKey];
+    if (typeof pk !== "string" || !pk.startsWith(effectKeyPrefix)) {
+      throw new InvalidEffectError(`A handler reads only app items, whose key starts with "${effectKeyPrefix}".`);
+    }
+    const result = await client.send(new GetItemCommand({ TableName: tableName, Key: marshall({ [ledgerTable.partitionKey]: pk }), ConsistentRead: true }));
+    return result.Item ? unmarshall(result.Item) : undefined;
+  };
 }
 
 function noStripeClient(): never {

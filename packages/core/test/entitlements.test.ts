@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { UpdateItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import fc from "fast-check";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,8 +10,10 @@ import {
   currentSubscription,
   getEntitlement,
   listEntitlements,
+  entitlementKeyPrefix,
   rankSubscriptions,
   subscriptionState,
+  syncedAfterEventMarginMs,
   type SubscriptionState,
 } from "../src/entitlements.ts";
 import { exampleHandlers } from "../src/handlers.ts";
@@ -259,6 +261,122 @@ describeEachEngine("entitlements", (engine, definition) => {
       ]);
       expect(ranked.map((item) => item.id)).toEqual(["sub_e", "sub_c", "sub_d", "sub_b", "sub_g", "sub_a", "sub_f"]);
       expect(currentSubscription([])).toBeUndefined();
+    });
+  });
+
+  describe("skipping the fetch", () => {
+    const fetches = (subscription: string) => double.requestCount(`/v1/subscriptions/${subscription}`);
+    const nowSeconds = () => Math.floor(Date.now() / 1000);
+    const outcomeOf = async (event: Record<string, unknown>) => (await getLedgerEntry(client, tableName, String(event.id)))?.outcome;
+
+    // Moves when the stored state of `subscription` was fetched, as if its fetch had started then.
+    async function storedFetchAt(customer: string, subscription: string, fetchedAt: number): Promise<void> {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: { pk: { S: `${entitlementKeyPrefix}${customer}` } },
+          UpdateExpression: "SET #subscription.#fetchedAt = :fetchedAt",
+          ExpressionAttributeNames: { "#subscription": `subscription#${subscription}`, "#fetchedAt": "fetchedAt" },
+          ExpressionAttributeValues: { ":fetchedAt": { N: String(fetchedAt) } },
+        }),
+      );
+    }
+
+    it("a renewal's events handled one after another fetch once: the later ones find a state fetched after they were created", async () => {
+      // Prepare: a renewal a minute ago, its three events delivered only now (a backlog).
+      const app = start();
+      const customer = uniqueId("cus_renew");
+      const renewed: Change = { subscription: uniqueId("sub_renew"), status: "active", price: "price_pro", periodEnd: 1_830_000_000, cancelAtPeriodEnd: false };
+      apply(customer, renewed);
+      const created = nowSeconds() - 60;
+      const events = [
+        { ...eventAbout("customer.subscription.updated", renewed, customer, false), created },
+        { ...eventAbout("invoice.paid", renewed, customer, false), created },
+        { ...eventAbout("customer.subscription.updated", renewed, customer, false), created: created + 1 },
+      ];
+
+      // Act
+      const answers = [];
+      for (const event of events) answers.push((await app.handleWebhook(delivery(event))).statusCode);
+      const syncedAt = (await getEntitlement(client, tableName, customer))?.subscription.syncedAt;
+
+      // Assess
+      expect(answers).toEqual([200, 200, 200]);
+      expect(fetches(renewed.subscription)).toBe(1);
+      expect(await outcomeOf(events[0] ?? {})).toBe(`entitlement ${customer}: ${renewed.subscription} active`);
+      for (const event of events.slice(1)) {
+        expect(await outcomeOf(event)).toBe(`entitlement ${customer}: ${renewed.subscription} active (skipped fetch: synced after the event)`);
+      }
+      expect(await stored(customer)).toEqual(await fromApi([renewed.subscription]));
+      expect(syncedAt).toBeDefined();
+    });
+
+    it(`fetches unless the stored state was fetched more than the margin (${syncedAfterEventMarginMs} ms) after the event was created`, async () => {
+      // Prepare: a stored state, then its fetch moved 20 s into the past; Stripe's state changes since.
+      const app = start();
+      const customer = uniqueId("cus_margin");
+      const before: Change = { subscription: uniqueId("sub_margin"), status: "active", price: "price_basic", periodEnd: 1_800_000_000, cancelAtPeriodEnd: false };
+      apply(customer, before);
+      expect((await app.handleWebhook(delivery(eventAbout("customer.subscription.created", before, customer, false)))).statusCode).toBe(200);
+      const fetchedAt = Date.now() - 20_000;
+      await storedFetchAt(customer, before.subscription, fetchedAt);
+      apply(customer, { ...before, status: "past_due" });
+      const createdBefore = (ms: number) => Math.floor((fetchedAt - ms) / 1000);
+      // Seconds count whole: created 1 s past the margin is after it however the second falls.
+      const outside = { ...eventAbout("invoice.payment_failed", before, customer, false), created: createdBefore(syncedAfterEventMarginMs + 1_000) };
+      const inside = { ...eventAbout("invoice.payment_failed", before, customer, false), created: createdBefore(syncedAfterEventMarginMs - 1_000) };
+
+      // Act
+      const skippedAnswer = await app.handleWebhook(delivery(outside));
+      const afterSkip = { fetches: fetches(before.subscription), state: await stored(customer) };
+      const fetchedAnswer = await app.handleWebhook(delivery(inside));
+
+      // Assess: the older event trusts the stored state; the one within the margin fetches the change.
+      expect([skippedAnswer.statusCode, fetchedAnswer.statusCode]).toEqual([200, 200]);
+      expect(afterSkip.fetches).toBe(1);
+      expect(afterSkip.state?.map((state) => state.status)).toEqual(["active"]);
+      expect(await outcomeOf(outside)).toMatch(/\(skipped fetch: synced after the event\)$/);
+      expect(fetches(before.subscription)).toBe(2);
+      expect(await outcomeOf(inside)).toBe(`entitlement ${customer}: ${before.subscription} past_due`);
+      expect(await stored(customer)).toEqual(await fromApi([before.subscription]));
+    });
+
+    it("fetches when the payload names no customer, nothing is stored yet, or the stored state cannot be read", async () => {
+      // Prepare: events a minute old; the stored state, once there, fetched after them.
+      const customer = uniqueId("cus_fallback");
+      const change: Change = { subscription: uniqueId("sub_fallback"), status: "active", price: "price_team", periodEnd: 1_820_000_000, cancelAtPeriodEnd: false };
+      apply(customer, change);
+      const created = nowSeconds() - 60;
+      const unreadable = start({
+        ...exampleHandlers,
+        "invoice.paid": (event, context) =>
+          dispatch(exampleHandlers, event, {
+            ...context,
+            readItem: () => Promise.reject(new Error("ProvisionedThroughputExceededException")),
+          }),
+      });
+      const first = { ...eventAbout("customer.subscription.updated", change, customer, false), created };
+      const anonymous = buildEvent("customer.subscription.updated", { created, object: { id: change.subscription, customer: null } });
+      const failedRead = { ...eventAbout("invoice.paid", change, customer, false), created };
+      const control = { ...eventAbout("invoice.paid", change, customer, false), created };
+
+      // Act
+      const answers = [
+        (await start().handleWebhook(delivery(first))).statusCode,
+        (await start().handleWebhook(delivery(anonymous))).statusCode,
+        (await unreadable.handleWebhook(delivery(failedRead))).statusCode,
+      ];
+      const fetchedThrice = fetches(change.subscription);
+      answers.push((await start().handleWebhook(delivery(control))).statusCode);
+
+      // Assess: nothing stored, no customer to look under, a failed read: each one fetched; the
+      // control, the same invoice event read as usual, did not.
+      expect(answers).toEqual([200, 200, 200, 200]);
+      expect(fetchedThrice).toBe(3);
+      expect(await outcomeOf(failedRead)).toBe(`entitlement ${customer}: ${change.subscription} active`);
+      expect(fetches(change.subscription)).toBe(3);
+      expect(await outcomeOf(control)).toMatch(/\(skipped fetch: synced after the event\)$/);
+      expect(await stored(customer)).toEqual(await fromApi([change.subscription]));
     });
   });
 
