@@ -5,10 +5,11 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventCatalog } from "../../packages/core/src/catalog.ts";
 import { ledgerHandlerActions, ledgerTable } from "../../packages/core/src/ledger-table.ts";
+import { consumerLeaseSeconds } from "../../packages/core/src/limits.ts";
 import { stripeApiVersion } from "../../packages/core/src/stripe-version.ts";
 import { webhookPath } from "../../packages/core/src/webhook-path.ts";
 import { metricNames, metricsNamespace, metricsService } from "../../packages/core/src/metrics.ts";
-import { endpointResourceName } from "../../infra/stage.ts";
+import { endpointResourceName, stageSettings } from "../../infra/stage.ts";
 import { secretFingerprint, splitSecretList } from "../../packages/core/src/signing-secrets.ts";
 import { mockEndpointId, mockEndpointSecret } from "./synth/mocks.ts";
 import { all, named, only, root, synth, type SynthResult } from "./synth/synth.ts";
@@ -49,7 +50,7 @@ const runs = {
           domain,
           waf: { rateLimitPerIp: 20_000, stripeIpAllowlist: true },
           reservedConcurrency: 50,
-          alarms: { email: alarmEmail, invalidSignaturesPer5Minutes: 50 },
+          alarms: { email: alarmEmail, invalidSignaturesPer5Minutes: 50, oldestQueuedMessageMinutes: 30 },
         },
       },
     }),
@@ -68,6 +69,8 @@ const runs = {
     }),
   preview: () =>
     synth("sst.config.ts", "pr-12", { env: { ...readKey, SST_SECRET_StripeWebhookSecret: "we_SharedTestEndpoint:whsec_shared_endpoint_secret" } }),
+  // Today's single-function path, chosen in infra/stage.ts.
+  inline: () => synth("sst.config.ts", "dev", { env: testKey, stagePatch: { development: { processing: "inline" } } }),
   // After a roll because the creation secret leaked, the operator listed its fingerprint and then
   // ran `sst secret remove`: the deploy must not fall back to the leaked secret.
   removedAfterLeak: () =>
@@ -171,6 +174,57 @@ function registeredNames(result: SynthResult, type: string): string[] {
   return result.registrations.filter((r) => r.type === type).map((r) => r.name);
 }
 
+interface PolicyStatement {
+  Effect: string;
+  Action: string[];
+  Resource: string[];
+}
+
+/** The statements of the one inline policy of the role named `roleName`. */
+function policyStatements(result: SynthResult, roleName: string): PolicyStatement[] {
+  const role = named(result, "aws:iam/role:Role", roleName);
+  const policies = role.inlinePolicies as { name: string; policy: string }[];
+  expect(policies).toHaveLength(1);
+  return (JSON.parse(policies[0]!.policy) as { Statement: PolicyStatement[] }).Statement;
+}
+
+/** Every action a role's inline policy allows, as "action on resource", sorted and without repeats. */
+function grants(result: SynthResult, roleName: string): string[] {
+  const pairs = policyStatements(result, roleName).flatMap((statement) => {
+    expect(statement.Effect).toBe("Allow");
+    return statement.Action.flatMap((action) => statement.Resource.map((resource) => `${action} on ${resource}`));
+  });
+  return [...new Set(pairs)].sort();
+}
+
+/** The state (outputs) of the registered resource of `type` named `name`. */
+function stateOf(result: SynthResult, type: string, name: string): Record<string, unknown> {
+  const found = result.registrations.find((r) => r.type === type && r.name === name);
+  if (!found) throw new Error(`no ${type} named ${name}`);
+  return found.state;
+}
+
+const queueType = "aws:sqs/queue:Queue";
+
+/** The queue's and the dead-letter queue's name, ARN and URL, as the mocked provider created them. */
+function queuesOf(result: SynthResult) {
+  const describe = (name: string) => {
+    const state = stateOf(result, queueType, name);
+    return { name: String(state.name), arn: String(state.arn), url: String(state.url) };
+  };
+  return { queue: describe("WebhookQueueQueue"), deadLetters: describe("WebhookDeadLetterQueueQueue") };
+}
+
+/** The name of the one registered resource of `type` whose name starts with the queue's subscriber's. */
+function consumerResourceName(result: SynthResult, type: string): string {
+  const found = registeredNames(result, type).filter((name) => name.startsWith("WebhookQueueSubscriber"));
+  if (found.length !== 1) throw new Error(`expected one consumer ${type}, found ${found.join(", ") || "none"}`);
+  return found[0]!;
+}
+
+const ledgerGrants = (tableArn: unknown) => ledgerHandlerActions.map((action) => `${action} on ${String(tableArn)}`);
+const tableArnOf = (result: SynthResult) => result.registrations.find((r) => r.type === "aws:dynamodb/table:Table")?.state.arn;
+
 function expectCompleted(result: SynthResult) {
   expect(result.error).toBeUndefined();
   expect(result.errors).toEqual([]);
@@ -232,11 +286,13 @@ describe("a development stage", () => {
   it("builds the handler with the secret, the table and the API key linked, and the bundle reads them back", () => {
     const result = dev();
     expect(result.builds?.map((build) => build.handler).sort()).toEqual([
+      "packages/functions/src/queue-consumer.handler",
       "packages/functions/src/reconcile.handler",
       "packages/functions/src/webhook.handler",
     ]);
     const build = buildOf(result);
-    expect(Object.keys(build.links).sort()).toEqual(["Ledger", "StripeApiKey", "StripeWebhookSecret"]);
+    // Queued (the preset's mode): the link to send to the queue besides.
+    expect(Object.keys(build.links).sort()).toEqual(["Ledger", "StripeApiKey", "StripeWebhookSecret", "WebhookQueueSend"]);
     expect(build.links.StripeApiKey?.value).toBe(readKey.SST_SECRET_StripeApiKey);
     expect(build.links.StripeWebhookSecret?.value).toBe(`${mockEndpointId(current)}:${mockEndpointSecret(current)}`);
     expect(build.links.Ledger?.name).toBe(result.outputs?.table);
@@ -248,13 +304,13 @@ describe("a development stage", () => {
     });
   });
 
-  it("grants the handler only the DynamoDB actions the ledger performs, on the ledger table only", () => {
+  it("grants the handler only the DynamoDB actions the ledger performs, on the ledger table only, besides sending to its queue", () => {
     const role = named(dev(), "aws:iam/role:Role", "WebhookHandlerRole");
-    const policies = role.inlinePolicies as { name: string; policy: string }[];
-    expect(policies).toHaveLength(1);
-    const document = JSON.parse(policies[0]!.policy) as { Statement: { Effect: string; Action: string[]; Resource: string[] }[] };
-    const tableArn = dev().registrations.find((r) => r.type === "aws:dynamodb/table:Table")?.state.arn;
-    expect(document.Statement).toEqual([{ Effect: "Allow", Action: [...ledgerHandlerActions], Resource: [tableArn] }]);
+    const tableArn = tableArnOf(dev());
+    expect(policyStatements(dev(), "WebhookHandlerRole")).toEqual([
+      { Effect: "Allow", Action: [...ledgerHandlerActions], Resource: [tableArn] },
+      { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [queuesOf(dev()).queue.arn] },
+    ]);
     // SST's default table link would grant dynamodb:* on the table and its indexes.
     expect(JSON.stringify(role)).not.toMatch(/dynamodb:\*|\/\*"/);
     expect(role.managedPolicyArns).toEqual(["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]);
@@ -268,15 +324,18 @@ describe("a development stage", () => {
     expect(fn.timeout).toBe(10);
     expect((fn.environment as { variables: Record<string, string> }).variables.STRIPE_MODE).toBe("test");
     expect(fn.reservedConcurrentExecutions).toBeUndefined();
-    expect(all(dev(), "aws:cloudwatch/logGroup:LogGroup").map((group) => group.retentionInDays)).toEqual([7, 7]);
+    // The webhook's, the reconciler's and the queue consumer's.
+    expect(all(dev(), "aws:cloudwatch/logGroup:LogGroup").map((group) => group.retentionInDays)).toEqual([7, 7, 7]);
   });
 
   it("opts out of OAC: a public function URL without CORS, no edge signer, the router's protection stated as none", () => {
     const url = only(dev(), "aws:lambda/functionUrl:FunctionUrl");
     expect(url.authorizationType).toBe("NONE");
     expect(url.cors).toBeUndefined();
-    // No edge signer: the webhook's function and the reconciler's, nothing else.
-    expect(registeredNames(dev(), functionType).sort()).toEqual(["ReconcilerHandlerFunction", "WebhookHandlerFunction"]);
+    // No edge signer: the webhook's function, the reconciler's and the queue consumer's, nothing else.
+    expect(registeredNames(dev(), functionType).sort()).toEqual(
+      ["ReconcilerHandlerFunction", consumerResourceName(dev(), functionType), "WebhookHandlerFunction"].sort(),
+    );
     expect(registeredNames(dev(), "aws:lambda/permission:Permission").sort()).toEqual([
       "ReconcilerPermission",
       "WebhookHandlerPublicFunctionUrlAccess",
@@ -290,7 +349,9 @@ describe("a development stage", () => {
     const result = results.devOnChangedSstDefaults;
     expectCompleted(result);
     expect(only(result, "aws:lambda/functionUrl:FunctionUrl").authorizationType).toBe("NONE");
-    expect(registeredNames(result, functionType).sort()).toEqual(["ReconcilerHandlerFunction", "WebhookHandlerFunction"]);
+    expect(registeredNames(result, functionType).sort()).toEqual(
+      ["ReconcilerHandlerFunction", consumerResourceName(result, functionType), "WebhookHandlerFunction"].sort(),
+    );
     expect((only(result, "aws:cloudfront/distribution:Distribution").tags as Record<string, string>)["sst:ref:protection"]).toBe("none");
   });
 
@@ -311,9 +372,16 @@ describe("a development stage", () => {
     expect(String(routes?.inputs.entry)).toMatch(new RegExp(`^url,\\w+,,${webhookPath}$`));
   });
 
-  it("returns the webhook URL, table name and endpoint id, and no secret", () => {
+  it("returns the webhook URL, table name, endpoint id and queue URLs, and no secret", () => {
     const result = dev();
-    expect(Object.keys(result.outputs ?? {}).filter((key) => !key.startsWith("_")).sort()).toEqual(["stripeEndpointId", "table", "webhookUrl"]);
+    expect(Object.keys(result.outputs ?? {}).filter((key) => !key.startsWith("_")).sort()).toEqual([
+      "deadLetterQueue",
+      "queue",
+      "stripeEndpointId",
+      "table",
+      "webhookUrl",
+    ]);
+    expect(result.outputs).toMatchObject({ queue: queuesOf(result).queue.url, deadLetterQueue: queuesOf(result).deadLetters.url });
     expect(result.outputs?.stripeEndpointId).toBe(mockEndpointId(current));
     expect(JSON.stringify(result.outputs)).not.toContain(mockEndpointSecret(current));
   });
@@ -368,7 +436,7 @@ describe("the production stage", () => {
     const fn = named(production(), functionType, "WebhookHandlerFunction");
     expect((fn.environment as { variables: Record<string, string> }).variables.STRIPE_MODE).toBe("live");
     expect(fn.reservedConcurrentExecutions).toBeUndefined();
-    expect(all(production(), "aws:cloudwatch/logGroup:LogGroup").map((group) => group.retentionInDays)).toEqual([90, 90]);
+    expect(all(production(), "aws:cloudwatch/logGroup:LogGroup").map((group) => group.retentionInDays)).toEqual([90, 90, 90]);
   });
 
   it("has no domain until infra/stage.ts names one: the deploying environment cannot add or remove it", () => {
@@ -550,6 +618,180 @@ describe("a preview stage (pr-<n>)", () => {
   });
 });
 
+describe("queued processing (every preset's default)", () => {
+  const presets = {
+    dev: { result: () => results.dev, stage: "dev", settings: stageSettings("dev") },
+    production: { result: () => results.production, stage: "production", settings: stageSettings("production") },
+    preview: { result: () => results.preview, stage: "pr-12", settings: stageSettings("pr-12") },
+  };
+  const consumerHandler = "packages/functions/src/queue-consumer.handler";
+
+  for (const [preset, { result, stage, settings }] of Object.entries(presets)) {
+    const { consumerTimeoutSeconds, maxConcurrency, maxReceives } = settings.queue;
+
+    it(`${preset}: a FIFO queue and a FIFO dead-letter queue, deduplicated by the sender's id, redriving after SQS's backstop count`, () => {
+      expectCompleted(result());
+      expect(settings.processing).toBe("queued");
+      const { queue, deadLetters } = queuesOf(result());
+      const main = named(result(), queueType, "WebhookQueueQueue");
+      const dlq = named(result(), queueType, "WebhookDeadLetterQueueQueue");
+      expect(registeredNames(result(), queueType).sort()).toEqual(["WebhookDeadLetterQueueQueue", "WebhookQueueQueue"]);
+      for (const fifo of [main, dlq]) {
+        expect(fifo).toMatchObject({ fifoQueue: true, contentBasedDeduplication: false, messageRetentionSeconds: 14 * 24 * 3600 });
+      }
+      expect(queue.name).toMatch(/\.fifo$/);
+      expect(deadLetters.name).toMatch(/\.fifo$/);
+      // SQS's own count sits above the consumer's, which dead-letters first.
+      expect(JSON.parse(String(main.redrivePolicy))).toEqual({ deadLetterTargetArn: deadLetters.arn, maxReceiveCount: maxReceives + 20 });
+      expect(dlq.redrivePolicy).toBeUndefined();
+    });
+
+    it(`${preset}: the queue keeps a message invisible for at least six times the consumer's timeout`, () => {
+      const consumer = named(result(), functionType, consumerResourceName(result(), functionType));
+      expect(consumer.timeout).toBe(consumerTimeoutSeconds);
+      const visibility = Number(named(result(), queueType, "WebhookQueueQueue").visibilityTimeoutSeconds);
+      expect(visibility).toBeGreaterThanOrEqual(6 * Number(consumer.timeout));
+      expect(visibility).toBeGreaterThan(consumerLeaseSeconds(consumerTimeoutSeconds));
+    });
+
+    it(`${preset}: the consumer runs on Node.js arm64 with minutes to work, its lease and receive count in its environment`, () => {
+      const consumer = named(result(), functionType, consumerResourceName(result(), functionType));
+      expect(consumer).toMatchObject({ runtime: "nodejs24.x", architectures: ["arm64"], memorySize: 512, timeout: consumerTimeoutSeconds });
+      expect((consumer.environment as { variables: Record<string, string> }).variables).toMatchObject({
+        STRIPE_MODE: settings.mode,
+        QUEUE_MAX_RECEIVES: String(maxReceives),
+        LEASE_SECONDS: String(consumerLeaseSeconds(consumerTimeoutSeconds)),
+      });
+      const retention = { "1 week": 7, "1 month": 30, "3 months": 90, "1 year": 365 }[settings.logRetention];
+      const groups = all(result(), "aws:cloudwatch/logGroup:LogGroup");
+      expect(groups).toHaveLength(3);
+      for (const group of groups) expect(group.retentionInDays).toBe(retention);
+    });
+
+    it(`${preset}: an event source mapping of batches of 10, reporting item failures, at most ${maxConcurrency} consumers at once`, () => {
+      const { queue } = queuesOf(result());
+      const mapping = only(result(), "aws:lambda/eventSourceMapping:EventSourceMapping");
+      const consumerArn = stateOf(result(), functionType, consumerResourceName(result(), functionType)).arn;
+      expect(mapping).toMatchObject({
+        eventSourceArn: queue.arn,
+        functionName: consumerArn,
+        batchSize: 10,
+        functionResponseTypes: ["ReportBatchItemFailures"],
+        scalingConfig: { maximumConcurrency: maxConcurrency },
+      });
+      // Lambda refuses a batching window on a FIFO event source.
+      expect(mapping.maximumBatchingWindowInSeconds).toBeUndefined();
+    });
+
+    it(`${preset}: the webhook may only send to the queue; it cannot receive, delete or change a message`, () => {
+      const { queue, deadLetters } = queuesOf(result());
+      expect(grants(result(), "WebhookHandlerRole")).toEqual([...ledgerGrants(tableArnOf(result())), `sqs:SendMessage on ${queue.arn}`].sort());
+      expect(JSON.stringify(named(result(), "aws:iam/role:Role", "WebhookHandlerRole"))).not.toContain(deadLetters.arn);
+      const webhook = named(result(), functionType, "WebhookHandlerFunction");
+      expect((webhook.environment as { variables: Record<string, string> }).variables.PROCESSING_MODE).toBe("queued");
+      const build = buildOf(result());
+      expect(build.links.WebhookQueueSend).toMatchObject({ url: queue.url });
+      // Not the Queue components: linking one would grant sqs:* on it.
+      expect(Object.keys(build.links)).not.toContain("WebhookQueue");
+    });
+
+    it(`${preset}: the reconciler, too, may only send to the queue`, () => {
+      const { queue } = queuesOf(result());
+      expect(grants(result(), "ReconcilerHandlerRole")).toEqual([...ledgerGrants(tableArnOf(result())), `sqs:SendMessage on ${queue.arn}`].sort());
+      const reconciler = named(result(), functionType, "ReconcilerHandlerFunction");
+      expect((reconciler.environment as { variables: Record<string, string> }).variables.PROCESSING_MODE).toBe("queued");
+      expect(buildOf(result(), "packages/functions/src/reconcile.handler").links.WebhookQueueSend).toMatchObject({ url: queue.url });
+    });
+
+    it(`${preset}: the consumer gets what its event source mapping needs, defers on the queue, and sends only to the dead-letter queue`, () => {
+      const { queue, deadLetters } = queuesOf(result());
+      const role = consumerResourceName(result(), "aws:iam/role:Role");
+      const onQueue = ["ChangeMessageVisibility", "DeleteMessage", "GetQueueAttributes", "GetQueueUrl", "ReceiveMessage"];
+      expect(grants(result(), role)).toEqual(
+        [
+          ...ledgerGrants(tableArnOf(result())),
+          ...onQueue.map((action) => `sqs:${action} on ${queue.arn}`),
+          `sqs:SendMessage on ${deadLetters.arn}`,
+        ].sort(),
+      );
+      expect(JSON.stringify(named(result(), "aws:iam/role:Role", role))).not.toContain("sqs:*");
+      const build = buildOf(result(), consumerHandler);
+      expect(Object.keys(build.links).sort()).toEqual(["Ledger", "QueueConsumerAccess", "StripeApiKey"]);
+      expect(build.links.QueueConsumerAccess).toMatchObject({ url: deadLetters.url, queueUrl: queue.url });
+      expect(build.links.Ledger?.name).toBe(result().outputs?.table);
+    });
+
+    it(`${preset}: alarms on a dead-lettered event and on the oldest message's age, into the stage's topic, with dashboard widgets`, () => {
+      const { queue, deadLetters } = queuesOf(result());
+      const topicArn = result().registrations.find((r) => r.type === "aws:sns/topic:Topic")?.state.arn;
+      const sqsAlarms = all(result(), "aws:cloudwatch/metricAlarm:MetricAlarm")
+        .filter((alarm) => alarm.namespace === "AWS/SQS")
+        .sort((a, b) => String(a.metricName).localeCompare(String(b.metricName)));
+      const common = { namespace: "AWS/SQS", comparisonOperator: "GreaterThanOrEqualToThreshold", treatMissingData: "notBreaching", alarmActions: [topicArn] };
+      expect(sqsAlarms).toEqual([
+        expect.objectContaining({
+          ...common,
+          name: `stripe-webhooks-${stage}-OldestQueuedMessage`,
+          metricName: "ApproximateAgeOfOldestMessage",
+          dimensions: { QueueName: queue.name },
+          threshold: settings.alarms.oldestQueuedMessageMinutes * 60,
+        }),
+        expect.objectContaining({
+          ...common,
+          name: `stripe-webhooks-${stage}-DeadLetters`,
+          metricName: "ApproximateNumberOfMessagesVisible",
+          dimensions: { QueueName: deadLetters.name },
+          threshold: 1,
+        }),
+      ]);
+      const body = JSON.parse(String(only(result(), "aws:cloudwatch/dashboard:Dashboard").dashboardBody)) as {
+        widgets: { properties: { metrics: unknown[][] } }[];
+      };
+      const metrics = body.widgets.flatMap((widget) => widget.properties.metrics);
+      expect(metrics).toContainEqual(["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", queue.name]);
+      expect(metrics).toContainEqual(["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", deadLetters.name]);
+      for (const name of [metricNames.eventsQueued, metricNames.eventsDeadLettered]) {
+        expect(metrics).toContainEqual([metricsNamespace, name, "service", metricsService, "stage", stage]);
+      }
+    });
+  }
+});
+
+describe("an inline stage (processing: \"inline\" in infra/stage.ts)", () => {
+  const inline = () => results.inline;
+
+  it("completes without errors, and creates no queue, no consumer and no event source mapping", () => {
+    expectCompleted(inline());
+    expect(all(inline(), queueType)).toEqual([]);
+    expect(all(inline(), "aws:lambda/eventSourceMapping:EventSourceMapping")).toEqual([]);
+    expect(registeredNames(inline(), functionType).sort()).toEqual(["ReconcilerHandlerFunction", "WebhookHandlerFunction"]);
+    expect(inline().builds?.map((build) => build.handler).sort()).toEqual([
+      "packages/functions/src/reconcile.handler",
+      "packages/functions/src/webhook.handler",
+    ]);
+    expect(inline().constructed.map((c) => c.type)).not.toContain("sst:aws:Queue");
+    expect(Object.keys(inline().outputs ?? {})).not.toContain("queue");
+  });
+
+  it("gives the webhook and the reconciler no SQS permission and no queue link, and tells them they run inline", () => {
+    for (const [role, fn, handler] of [
+      ["WebhookHandlerRole", "WebhookHandlerFunction", "packages/functions/src/webhook.handler"],
+      ["ReconcilerHandlerRole", "ReconcilerHandlerFunction", "packages/functions/src/reconcile.handler"],
+    ] as const) {
+      expect(grants(inline(), role)).toEqual(ledgerGrants(tableArnOf(inline())).sort());
+      expect(JSON.stringify(named(inline(), "aws:iam/role:Role", role))).not.toContain("sqs:");
+      expect((named(inline(), functionType, fn).environment as { variables: Record<string, string> }).variables.PROCESSING_MODE).toBe("inline");
+      expect(Object.keys(buildOf(inline(), handler).links)).not.toContain("WebhookQueueSend");
+    }
+    expect(Object.keys(buildOf(inline()).links).sort()).toEqual(["Ledger", "StripeApiKey", "StripeWebhookSecret"]);
+  });
+
+  it("raises no queue alarm and draws no queue widget", () => {
+    expect(all(inline(), "aws:cloudwatch/metricAlarm:MetricAlarm").filter((alarm) => alarm.namespace === "AWS/SQS")).toEqual([]);
+    expect(String(only(inline(), "aws:cloudwatch/dashboard:Dashboard").dashboardBody)).not.toContain("AWS/SQS");
+  });
+});
+
 describe("the reconciler (a development stage)", () => {
   const dev = () => results.dev;
 
@@ -566,25 +808,25 @@ describe("the reconciler (a development stage)", () => {
     expect((fn.environment as { variables: Record<string, string> }).variables.STRIPE_MODE).toBe("test");
   });
 
-  it("links the ledger, the API key and the stage's endpoint id, and nothing else", () => {
+  it("links the ledger, the API key, the stage's endpoint id and the queue to send to, and nothing else", () => {
     const build = buildOf(dev(), "packages/functions/src/reconcile.handler");
-    expect(Object.keys(build.links).sort()).toEqual(["Ledger", "StripeApiKey", "StripeEndpoint"]);
+    expect(Object.keys(build.links).sort()).toEqual(["Ledger", "StripeApiKey", "StripeEndpoint", "WebhookQueueSend"]);
+    expect(build.links.WebhookQueueSend?.url).toBe(queuesOf(dev()).queue.url);
     expect(build.links.StripeEndpoint?.id).toBe(dev().outputs?.stripeEndpointId);
     expect(build.links.StripeApiKey?.value).toBe(readKey.SST_SECRET_StripeApiKey);
     expect(build.links.Ledger?.name).toBe(dev().outputs?.table);
   });
 
-  it("may only do to the ledger table what the ledger does, as the webhook function", () => {
-    const role = named(dev(), "aws:iam/role:Role", "ReconcilerHandlerRole");
-    const policies = role.inlinePolicies as { name: string; policy: string }[];
-    const document = JSON.parse(policies[0]!.policy) as { Statement: { Action: string[]; Resource: string[] }[] };
-    const tableArn = dev().registrations.find((r) => r.type === "aws:dynamodb/table:Table")?.state.arn;
-    expect(document.Statement).toEqual([{ Effect: "Allow", Action: [...ledgerHandlerActions], Resource: [tableArn] }]);
+  it("may only do to the ledger table what the ledger does, and send to the queue, as the webhook function", () => {
+    expect(grants(dev(), "ReconcilerHandlerRole")).toEqual(
+      [...ledgerGrants(tableArnOf(dev())), `sqs:SendMessage on ${queuesOf(dev()).queue.arn}`].sort(),
+    );
   });
 
   it("raises each alarm on the stage's own metrics into the stage's topic", () => {
     const topic = dev().registrations.find((r) => r.type === "aws:sns/topic:Topic");
-    const alarms = all(dev(), "aws:cloudwatch/metricAlarm:MetricAlarm");
+    // The queues' alarms, on SQS's metrics, are asserted with queued processing.
+    const alarms = all(dev(), "aws:cloudwatch/metricAlarm:MetricAlarm").filter((alarm) => alarm.namespace !== "AWS/SQS");
     expect(alarms.map((alarm) => alarm.metricName).sort()).toEqual(
       ["EndpointDisabled", "EventsRecovered", "HandlerFailures", "InvalidSignatures", "ReconcilerErrors", "ReconcilerRuns", "ServerErrors"],
     );
@@ -617,6 +859,7 @@ describe("alarms by e-mail (alarms.email set in infra/stage.ts)", () => {
     expect(only(result, "aws:sns/topicSubscription:TopicSubscription")).toMatchObject({ protocol: "email", endpoint: alarmEmail });
     const alarms = all(result, "aws:cloudwatch/metricAlarm:MetricAlarm");
     expect(alarms.find((alarm) => alarm.metricName === "InvalidSignatures")).toMatchObject({ threshold: 50 });
+    expect(alarms.find((alarm) => alarm.metricName === "ApproximateAgeOfOldestMessage")).toMatchObject({ threshold: 30 * 60 });
   });
 });
 

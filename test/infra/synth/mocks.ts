@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 /*
  * Pulumi mocks standing in for the AWS and Stripe control planes, which cannot be reached
  * here. They answer like the providers would for the few outputs the program reads (ids,
- * ARNs, CloudFront domain, function URL, the endpoint's signing secret) and record every
+ * ARNs, CloudFront domain, function URL, queue URLs, the endpoint's signing secret) and record every
  * registration so the test can assert the graph.
  */
 
@@ -47,6 +47,11 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
       return { domainName: `${name.toLowerCase()}.cloudfront.net`, arn: arn("cloudfront", `distribution/${name}`), hostedZoneId: "Z2FDTNDATAQYW2" };
     case "aws:dynamodb/table:Table":
       return { name: physical, arn: arn("dynamodb", `table/${physical}`), streamArn: "" };
+    case "aws:sqs/queue:Queue": {
+      // Like the provider's autonaming: a FIFO queue's name must end in .fifo.
+      const queueName = typeof inputs.name === "string" ? inputs.name : `${name}-mock${inputs.fifoQueue === true ? ".fifo" : ""}`;
+      return { name: queueName, arn: arn("sqs", queueName), url: `https://sqs.${region}.amazonaws.com/${accountId}/${queueName}` };
+    }
     case "aws:lambda/functionUrl:FunctionUrl":
       return { functionUrl: `https://${name.toLowerCase()}.lambda-url.${region}.on.aws/`, urlId: name };
     case "aws:lambda/function:Function":
