@@ -122,7 +122,7 @@ beforeAll(async () => {
   const names = Object.keys(runs) as RunName[];
   const done = await Promise.all(names.map((name) => runs[name]()));
   names.forEach((name, index) => (results[name] = done[index]!));
-}, 600_000);
+}, 1_200_000);
 
 afterAll(() => {
   for (const result of Object.values(results)) if (result) rmSync(result.scratch, { recursive: true, force: true });
