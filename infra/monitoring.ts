@@ -1,6 +1,7 @@
 import { metricNames, metricsNamespace, metricsService, outcomeMetricPrefix, type MetricName } from "@stripe-webhooks/core/metrics";
 import { settings } from "./preflight";
 import { deadLetterQueue, queue } from "./queue";
+import { alarmDescription, type AlarmName } from "./alarm-guide";
 
 /*
  * What tells someone: one SNS topic per stage, alarms on the metrics the functions emit
@@ -21,7 +22,7 @@ if (settings.alarms.email) {
 const dimensions = { service: metricsService, stage: $app.stage };
 
 interface AlarmSpec {
-  name: string;
+  name: AlarmName;
   metric: MetricName;
   statistic: "Sum" | "Maximum";
   periodSeconds: number;
@@ -30,7 +31,6 @@ interface AlarmSpec {
   below?: boolean;
   /** A silent metric means nothing happened, except for a heartbeat, where it is the failure. */
   missing: "notBreaching" | "breaching";
-  description: string;
 }
 
 const alarms: AlarmSpec[] = [
@@ -41,7 +41,6 @@ const alarms: AlarmSpec[] = [
     periodSeconds: 300,
     threshold: 1,
     missing: "notBreaching",
-    description: "A handler failed: the event is recorded failed and will be retried.",
   },
   {
     name: "ServerErrors",
@@ -50,7 +49,6 @@ const alarms: AlarmSpec[] = [
     periodSeconds: 300,
     threshold: 1,
     missing: "notBreaching",
-    description: "The webhook answered Stripe with a 5xx (handler failure or ledger unavailable).",
   },
   {
     name: "InvalidSignatures",
@@ -59,7 +57,6 @@ const alarms: AlarmSpec[] = [
     periodSeconds: 300,
     threshold: settings.alarms.invalidSignaturesPer5Minutes,
     missing: "notBreaching",
-    description: "A spike of refused signatures: a wrong secret after a rotation, or probing.",
   },
   {
     name: "EventsRecovered",
@@ -68,7 +65,6 @@ const alarms: AlarmSpec[] = [
     periodSeconds: 900,
     threshold: 1,
     missing: "notBreaching",
-    description: "The reconciler processed events the webhook had missed.",
   },
   {
     name: "EndpointDisabled",
@@ -77,7 +73,6 @@ const alarms: AlarmSpec[] = [
     periodSeconds: 900,
     threshold: 1,
     missing: "notBreaching",
-    description: "Stripe disabled this stage's webhook endpoint: re-enable it (README, Endpoint disabled).",
   },
   {
     name: "ReconcilerFailing",
@@ -86,7 +81,6 @@ const alarms: AlarmSpec[] = [
     periodSeconds: 900,
     threshold: 1,
     missing: "notBreaching",
-    description: "A reconciler run failed: check the StripeApiKey secret and its permissions.",
   },
   {
     name: "ReconcilerNotRunning",
@@ -96,7 +90,6 @@ const alarms: AlarmSpec[] = [
     threshold: 1,
     below: true,
     missing: "breaching",
-    description: "No reconciler run finished in an hour.",
   },
 ];
 
@@ -104,7 +97,7 @@ export const alarmResources = alarms.map(
   (alarm) =>
     new aws.cloudwatch.MetricAlarm(`Alarm${alarm.name}`, {
       name: `${$app.name}-${$app.stage}-${alarm.name}`,
-      alarmDescription: alarm.description,
+      alarmDescription: alarmDescription(alarm.name),
       namespace: metricsNamespace,
       metricName: alarm.metric,
       dimensions,
@@ -129,9 +122,7 @@ export const queueAlarms = queueNames
   ? [
       new aws.cloudwatch.MetricAlarm("AlarmDeadLetters", {
         name: `${$app.name}-${$app.stage}-DeadLetters`,
-        alarmDescription:
-          "An event is in the dead-letter queue: its handler kept failing (or the consumer could not run). " +
-          "Fix the cause, then npm run redrive (README, \"A dead-lettered event\").",
+        alarmDescription: alarmDescription("DeadLetters"),
         namespace: "AWS/SQS",
         metricName: "ApproximateNumberOfMessagesVisible",
         dimensions: { QueueName: queueNames.deadLetters },
@@ -147,9 +138,7 @@ export const queueAlarms = queueNames
       }),
       new aws.cloudwatch.MetricAlarm("AlarmOldestQueuedMessage", {
         name: `${$app.name}-${$app.stage}-OldestQueuedMessage`,
-        alarmDescription:
-          `The oldest queued event has waited over ${settings.alarms.oldestQueuedMessageMinutes} minutes: ` +
-          "the consumer is failing, throttled, or one customer's events are held behind a failing one.",
+        alarmDescription: alarmDescription("OldestQueuedMessage"),
         namespace: "AWS/SQS",
         metricName: "ApproximateAgeOfOldestMessage",
         dimensions: { QueueName: queueNames.queue },
