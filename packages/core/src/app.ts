@@ -2,6 +2,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type Stripe from "stripe";
 import type { HandlerRegistry } from "./dispatch.ts";
 import { enqueueEvent, type QueueSender } from "./enqueue.ts";
+import { asStripeEvent } from "./envelope.ts";
 import { ConfigurationError, type StripeMode } from "./errors.ts";
 import type { HttpResponse } from "./http.ts";
 import { createLedger, type Ledger, type LedgerOptions } from "./ledger.ts";
@@ -124,6 +125,11 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
     return stage;
   }
 
+  function processDependencies(resolved: { mode: StripeMode; ledger: Ledger; tableName: string; raw: AppSettings }) {
+    const { mode, ledger, tableName, raw } = resolved;
+    return { mode, ledger, tableName, dynamo: deps.dynamo, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured: Boolean(raw.stripeApiKey) };
+  }
+
   function queueOf(resolved: { processing: ProcessingMode }): QueueSender | undefined {
     return resolved.processing === "queued" ? deps.queue : undefined;
   }
@@ -175,23 +181,16 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
       });
     },
     processEvent(event, source, options) {
-      return run(source, options?.force ? { forced: true } : {}, (trace) => {
-        const { mode, ledger, tableName, raw } = resolveStage();
-        const stripeConfigured = Boolean(raw.stripeApiKey);
-        const processDeps = { mode, ledger, tableName, dynamo: deps.dynamo, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured };
-        return processEvent(event, source, processDeps, trace, options);
-      });
+      return run(event, source, options?.force ? { forced: true } : {}, (checked, trace) =>
+        processEvent(checked, source, processDependencies(resolveStage()), trace, options),
+      );
     },
     acceptEvent(event, source) {
-      return run(source, {}, (trace) => {
+      return run(event, source, {}, (checked, trace) => {
         const resolved = resolveStage();
         const queue = queueOf(resolved);
-        if (!queue) {
-          const { mode, ledger, tableName, raw } = resolved;
-          const processDeps = { mode, ledger, tableName, dynamo: deps.dynamo, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured: Boolean(raw.stripeApiKey) };
-          return processEvent(event, source, processDeps, trace);
-        }
-        return enqueueEvent(event, { mode: resolved.mode, ledger: resolved.ledger, queue }, trace);
+        if (!queue) return processEvent(checked, source, processDependencies(resolved), trace);
+        return enqueueEvent(checked, { mode: resolved.mode, ledger: resolved.ledger, queue }, trace);
       });
     },
     retrieveEvent(id, account) {
@@ -210,15 +209,19 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
    * id or type the envelope check would refuse.
    */
   async function run(
+    event: Stripe.Event,
     source: Exclude<EventSource, "webhook">,
     attributes: Record<string, unknown>,
-    work: (trace: EventTrace) => Promise<ProcessOutcome>,
+    work: (checked: Stripe.Event, trace: EventTrace) => Promise<ProcessOutcome>,
   ): Promise<EventResult> {
     const started = now();
     const trace: EventTrace = {};
     let result: EventResult;
     try {
-      result = { ok: true, outcome: await work(trace) };
+      const checked = asStripeEvent(event);
+      trace.eventId = checked.id;
+      trace.eventType = checked.type;
+      result = { ok: true, outcome: await work(checked, trace) };
     } catch (error) {
       result = { ok: false, error };
     }
