@@ -61,9 +61,19 @@ export interface Receiver {
   kill(): void;
 }
 
+export interface StartOptions {
+  /**
+   * `inline` (the default here) adds --inline: the suites written before queued processing assert
+   * what only the inline path does (the answer says `processed`, a failing handler answers 500).
+   * `queued` starts `npm start` as a developer does (queued.e2e.test.ts).
+   */
+  processing?: "queued" | "inline";
+}
+
 /** Starts `npm start -- ...args` and resolves once it printed its ready line. */
-export async function startReceiver(env: Record<string, string>, args: string[] = []): Promise<Receiver> {
-  const child = spawn("npm", ["run", "--silent", "start", "--", ...args], {
+export async function startReceiver(env: Record<string, string>, args: string[] = [], options: StartOptions = {}): Promise<Receiver> {
+  const mode = (options.processing ?? "inline") === "inline" ? ["--inline"] : [];
+  const child = spawn("npm", ["run", "--silent", "start", "--", ...mode, ...args], {
     cwd: repoRoot,
     env: environment(env),
     detached: true,
