@@ -7,7 +7,7 @@ import { ConfigurationError, type StripeMode } from "./errors.ts";
 import type { HttpResponse } from "./http.ts";
 import { createLedger, type Ledger, type LedgerOptions } from "./ledger.ts";
 import type { WebhookLogger } from "./logger.ts";
-import { logOutcome, type OutcomeObserver } from "./outcomes.ts";
+import type { OutcomeObserver } from "./outcomes.ts";
 import {
   processEvent,
   type EventResult,
@@ -17,6 +17,7 @@ import {
   type ProcessOutcome,
 } from "./process-event.ts";
 import type { WebhookRequest } from "./request.ts";
+import { runObserved } from "./run.ts";
 import { createStripeClient } from "./stripe-api.ts";
 import { handleWebhook, loadStripeMode, loadWebhookConfig, resolveSettings, type WebhookConfig } from "./webhook.ts";
 
@@ -203,10 +204,9 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
   };
 
   /**
-   * Runs one event from a source other than a delivery: the clock, the trace, the result, the
-   * one summary line and the observation, the same for every such source. The envelope is
-   * checked before the settings, so even a misconfiguration's line names the event, and never an
-   * id or type the envelope check would refuse.
+   * Runs one event from a source other than a delivery in the shared wrapper (run.ts). The
+   * envelope is checked before the settings, so even a misconfiguration's line names the event,
+   * and never an id or type the envelope check would refuse.
    */
   async function run(
     event: Stripe.Event,
@@ -214,26 +214,13 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
     attributes: Record<string, unknown>,
     work: (checked: Stripe.Event, trace: EventTrace) => Promise<ProcessOutcome>,
   ): Promise<EventResult> {
-    const started = now();
-    const trace: EventTrace = {};
-    let result: EventResult;
-    try {
+    const observers = { logger: deps.logger, now, ...(deps.observe ? { observe: deps.observe } : {}) };
+    const { result } = await runObserved(observers, source, attributes, (trace) => {
       const checked = asStripeEvent(event);
       trace.eventId = checked.id;
       trace.eventType = checked.type;
-      result = { ok: true, outcome: await work(checked, trace) };
-    } catch (error) {
-      result = { ok: false, error };
-    }
-    const { code, statusCode } = logOutcome(deps.logger, result, {
-      eventId: trace.eventId,
-      eventType: trace.eventType,
-      source,
-      ...attributes,
-      attempts: trace.attempts,
-      durationMs: now() - started,
+      return work(checked, trace);
     });
-    deps.observe?.({ source, code, statusCode });
     return result;
   }
 }

@@ -1,5 +1,4 @@
-import { describeOutcome } from "./outcomes.ts";
-import type { EventResult } from "./process-event.ts";
+import type { OutcomeDescription } from "./outcomes.ts";
 
 /** A small HTTP answer, shaped like a function URL result. */
 export interface HttpResponse {
@@ -9,11 +8,12 @@ export interface HttpResponse {
 }
 
 /**
- * The HTTP answer for a result, as the outcome table describes it: its status and headers, and a
- * small JSON body, `{"result": code}` on success or `{"error": code, "message": text}` otherwise.
+ * The HTTP answer for a result the outcome table described (`describeOutcome`, or the run that
+ * logged it): its status and headers, and a small JSON body, `{"result": code}` on success or
+ * `{"error": code, "message": text}` otherwise.
  */
-export function toHttpResponse(result: EventResult): HttpResponse {
-  const { statusCode, code, message, headers } = describeOutcome(result);
+export function toHttpResponse(description: OutcomeDescription): HttpResponse {
+  const { statusCode, code, message, headers } = description;
   const body = statusCode < 300 ? { result: code } : { error: code, message };
   return {
     statusCode,

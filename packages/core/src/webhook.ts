@@ -7,9 +7,10 @@ import { toHttpResponse, type HttpResponse } from "./http.ts";
 import type { Ledger } from "./ledger.ts";
 import { defaultToleranceSeconds, futureSkewSeconds, maxBodyBytes } from "./limits.ts";
 import type { WebhookLogger } from "./logger.ts";
-import { logOutcome, type OutcomeObserver } from "./outcomes.ts";
-import { processEvent, type EventResult, type EventTrace } from "./process-event.ts";
+import type { OutcomeObserver } from "./outcomes.ts";
+import { processEvent, type EventTrace } from "./process-event.ts";
 import { headerValue, readWebhookBody, type WebhookRequest } from "./request.ts";
+import { runObserved } from "./run.ts";
 import { parseSecrets, verifyStripeEvent } from "./verify.ts";
 
 /*
@@ -108,25 +109,10 @@ export function loadWebhookConfig(raw: RawWebhookConfig): WebhookConfig {
  * attempts, duration) that never holds the secret, the signature or the payload.
  */
 export async function handleWebhook(request: WebhookRequest, deps: WebhookDependencies): Promise<HttpResponse> {
-  const now = deps.now ?? Date.now;
-  const started = now();
-  const trace: EventTrace = {};
-  let result: EventResult;
-  try {
-    result = { ok: true, outcome: await verifyAndProcess(request, deps, trace) };
-  } catch (error) {
-    result = { ok: false, error };
-  }
-  const { code, statusCode } = logOutcome(deps.logger, result, {
-    requestId: request.requestId,
-    eventId: trace.eventId,
-    eventType: trace.eventType,
-    source: "webhook",
-    attempts: trace.attempts,
-    durationMs: now() - started,
-  });
-  deps.observe?.({ source: "webhook", code, statusCode });
-  return toHttpResponse(result);
+  const { description } = await runObserved(deps, "webhook", { requestId: request.requestId }, (trace) =>
+    verifyAndProcess(request, deps, trace),
+  );
+  return toHttpResponse(description);
 }
 
 async function verifyAndProcess(request: WebhookRequest, deps: WebhookDependencies, trace: EventTrace) {

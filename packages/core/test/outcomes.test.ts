@@ -36,7 +36,7 @@ describe("toHttpResponse", () => {
     ["misconfigured", { ok: false, error: new ConfigurationError("x") }, 500, "internal_error"],
     ["a bug", { ok: false, error: new TypeError("x is undefined") }, 500, "internal_error"],
   ])("%s -> %i %s", (_, result, statusCode, code) => {
-    const response = toHttpResponse(result);
+    const response = toHttpResponse(describeOutcome(result));
 
     expect(response.statusCode).toBe(statusCode);
     expect(response.headers["content-type"]).toBe("application/json");
@@ -45,7 +45,7 @@ describe("toHttpResponse", () => {
   });
 
   it("tells a 405 which method to use", () => {
-    const response = toHttpResponse({ ok: false, error: new MethodNotAllowedError("PUT") });
+    const response = toHttpResponse(describeOutcome({ ok: false, error: new MethodNotAllowedError("PUT") }));
 
     expect(response.headers.allow).toBe("POST");
   });
@@ -53,7 +53,7 @@ describe("toHttpResponse", () => {
   it("never puts an internal error's message or cause in the body", () => {
     const cause = new Error("connect ECONNREFUSED 10.0.0.7:443 table arn:aws:dynamodb:eu-west-1:123456789012:table/ledger");
 
-    const response = toHttpResponse({ ok: false, error: new LedgerUnavailableError("claim", cause) });
+    const response = toHttpResponse(describeOutcome({ ok: false, error: new LedgerUnavailableError("claim", cause) }));
 
     expect(response.body).not.toContain("ECONNREFUSED");
     expect(response.body).not.toContain("arn:aws");
