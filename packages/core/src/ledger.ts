@@ -128,7 +128,7 @@ export interface Ledger {
    * consumer's dead-letter count leaves it out. The event stays claimable.
    */
   recordDeferral(eventId: string): Promise<void>;
-  /** Marks a failed event as moved to the dead-letter queue. */
+  /** Marks a failed event as moved to the dead-letter queue, its deferrals counted afresh for a redrive. */
   recordDeadLettered(eventId: string): Promise<void>;
 }
 
@@ -438,9 +438,11 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       });
     },
     recordDeadLettered(eventId) {
-      return annotate(eventId, "dead-letter record", "SET #deadLetteredAt = :nowIso", "#status = :failed", {
+      // The deferrals are counted afresh: a redriven message starts SQS's receive count at 1 again.
+      return annotate(eventId, "dead-letter record", "SET #deadLetteredAt = :nowIso, #deferrals = :zero", "#status = :failed", {
         ":nowIso": { S: new Date(now()).toISOString() },
         ":failed": { S: "failed" },
+        ":zero": { N: "0" },
       });
     },
     async claim(event, options) {
