@@ -3,6 +3,7 @@ import { burst } from "./burst/measure.ts";
 import { cold } from "./cold/measure.ts";
 import { effects } from "./effects/measure.ts";
 import { reconcileMeasurement } from "./reconcile/measure.ts";
+import { renewal } from "./renewal/measure.ts";
 import type { Measurement } from "./shared/measurement.ts";
 import { requests } from "./requests/measure.ts";
 import { warm } from "./warm/measure.ts";
@@ -11,7 +12,7 @@ import { warm } from "./warm/measure.ts";
  * Every measurement `npm run bench` runs, in order. Adding one is a folder with its runner and
  * an entry here; its name keys its results in BENCH_RESULTS and selects it in BENCH_ONLY.
  */
-export const measurements = [cold, bundle, warm, requests, burst, reconcileMeasurement, effects] as const;
+export const measurements = [cold, bundle, warm, requests, burst, reconcileMeasurement, effects, renewal] as const;
 
 type Registered = (typeof measurements)[number];
 

@@ -32,7 +32,7 @@ describe("npm run bench (smoke)", () => {
     });
 
     // A row with a figure for each of the table's sections, cold start to the reconciler.
-    for (const section of ["1", "2", "3", "4", "5", "6", "7"]) {
+    for (const section of ["1", "2", "3", "4", "5", "6", "7", "8"]) {
       expect(stdout, `section ${section}`).toMatch(new RegExp(`^\\| ${section} \\| [^|]+ \\| [^|]*\\d`, "m"));
     }
     const results = JSON.parse(readFileSync(resultsFile, "utf8")) as BenchResults;
@@ -61,6 +61,28 @@ describe("npm run bench (smoke)", () => {
     const reconcile = results.measurements.reconcile;
     expect(reconcile?.apiRequestsPerRun).toBeGreaterThan(0);
     expect(reconcile?.eventsPerSecond.median).toBeGreaterThan(0);
+
+    // The renewal burst, queued: every event processed once, its customer's entitlement equal to
+    // the API's, no 5xx answer, nothing failed by a rate limit, one fetch per subscription at most
+    // (the later events of a customer find the state fetched after they were created).
+    const renewal = results.measurements.renewal;
+    expect(renewal?.limits.length).toBe(2);
+    for (const limit of renewal?.limits ?? []) {
+      expect(limit.runs.queued.length).toBeGreaterThan(0);
+      for (const run of limit.runs.queued) {
+        expect(run.processed).toBe(run.events);
+        expect(run.processedTwice).toBe(0);
+        expect(run.entitlementsEqualToApi).toBe(renewal?.customers);
+        expect(run.answers5xx).toBe(0);
+        expect(run.failedByRateLimit + run.deadLettered).toBe(0);
+        expect(run.apiRequests - run.rateLimited).toBe(run.subscriptions);
+        expect(run.perEvent.newEvent.sqsRequests).toBeGreaterThan(0);
+      }
+      for (const run of limit.runs.inline) {
+        expect(run.processedTwice).toBe(0);
+        expect(run.sqs.new.requests + run.sqs.consumer.requests).toBe(0);
+      }
+    }
 
     // A staged effect commits with the completion: still 2 requests per new event, 1 per duplicate.
     // Off CI without Java the measurement says it did not run; CI requires DynamoDB Local.
