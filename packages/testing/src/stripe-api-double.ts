@@ -59,8 +59,8 @@ import { webhookEndpointsResource } from "./stripe-api/webhook-endpoints.ts";
  *   set otherwise, answering 429 rate_limit as Stripe does; on a clock a test can inject.
  *
  * Where it does not: no writes but refunds, no `expand` (accepted and ignored), no search, one rate
- * limit for the whole double (Stripe's is per account and mode), no Connect (`Stripe-Account` is recorded, but every account sees the same
- * objects), idempotency keys never expire, and
+ * limit for the whole double (Stripe's is per account and mode), no Connect (`Stripe-Account` is
+ * recorded, but every account sees the same objects), idempotency keys never expire, and
  * permission names in 403 messages follow Stripe's `rak_<resource>_read` pattern without being
  * checked against Stripe's list.
  *
