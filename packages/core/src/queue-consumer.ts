@@ -133,6 +133,24 @@ export async function consumeQueueRecord(
   return { kind: "retry", delaySeconds: backoff(failures), counted: true, reason };
 }
 
+/**
+ * Records a record that was received but not run, because it waited behind a failed record of
+ * its message group, as a deferral of its event: SQS counted the receive, and without this the
+ * event's first failure of its own could dead-letter it (`consumeQueueRecord` counts receives
+ * minus deferrals). A body that cannot be read is left alone; its own run dead-letters it.
+ */
+export async function deferSkippedRecord(record: Pick<QueueRecord, "body">, app: WebhookApp): Promise<void> {
+  let eventId: string;
+  try {
+    const decoded = decodeQueueMessage(record.body);
+    eventId = decoded.kind === "event" ? decoded.event.id : decoded.reference.id;
+  } catch (error) {
+    if (error instanceof MalformedQueueMessageError) return;
+    throw error;
+  }
+  await deferral(app, eventId);
+}
+
 /** Counts a deferral in the ledger and returns the event's deferrals so far (1 when the count could not be read). */
 async function deferral(app: WebhookApp, eventId: string): Promise<number> {
   const { ledger } = app.stage();

@@ -4,7 +4,7 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { createWebhookApp, type AppDependencies } from "@stripe-webhooks/core/app";
 import { errorSummary } from "@stripe-webhooks/core/errors";
 import { metricNames } from "@stripe-webhooks/core/metrics";
-import { consumeQueueRecord, type ConsumerSettings } from "@stripe-webhooks/core/queue-consumer";
+import { consumeQueueRecord, deferSkippedRecord, type ConsumerSettings } from "@stripe-webhooks/core/queue-consumer";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { observeInto } from "./metrics.ts";
 
@@ -71,11 +71,12 @@ export function createQueueConsumerHandler(
       // Records the processor failed without running (behind a failed one of their group) would
       // otherwise stay in flight for the whole visibility timeout, holding their group that long.
       // Visible now, they still come after the failed one: FIFO delivers nothing of a group while
-      // one of its messages is in flight.
+      // one of its messages is in flight. Their receive ran nothing, so it is not held against them.
       const skipped = response.batchItemFailures.filter((failure) => !decided.has(failure.itemIdentifier));
       for (const failure of skipped) {
         const record = event.Records.find((candidate) => candidate.messageId === failure.itemIdentifier);
         if (!record) continue;
+        await deferSkippedRecord(record, app);
         await control.changeVisibility(record, 0).catch((error: unknown) => {
           logger.warn("Could not release a record held behind a failed one", { messageId: record.messageId, error: errorSummary(error) });
         });

@@ -426,6 +426,30 @@ describeEachEngine("queued processing", (engine, definition) => {
       expect(h.queue.counts()).toMatchObject({ visible: 0, inFlight: 0, deadLettered: 0 });
     });
 
+    it("counts only an event's own failed runs: receives spent waiting behind a failed one of its group do not dead-letter it", async () => {
+      const h = await harness({ maxReceives: 3 });
+      const [poisoned, behind] = [eventFor("cus_heldBehind"), eventFor("cus_heldBehind")];
+      await h.deliver(poisoned);
+      await h.deliver(behind);
+      let behindFailures = 0;
+      h.handlers.fail((event) => {
+        if (event.id === poisoned.id) return true;
+        behindFailures += 1;
+        // One transient failure of its own, after three receives spent behind the poisoned event.
+        return behindFailures === 1;
+      });
+
+      await h.drain();
+
+      expect(h.handlers.started(poisoned.id)).toBe(3);
+      expect(h.handlers.started(behind.id)).toBe(2);
+      expect(h.handlers.effects(behind.id)).toBe(1);
+      const entry = await h.entry(behind.id);
+      expect(entry?.status).toBe("processed");
+      expect(entry?.deadLetteredAt).toBeUndefined();
+      expect(h.deadLettered()).toBe(1);
+    });
+
     it("dead-letters a message that is not a queued event at its first receive, touching no ledger entry", async () => {
       const h = await harness();
       const body = `{"not":"an event","secret":"${secret}"}`;
