@@ -50,7 +50,6 @@ interface HarnessOptions {
   visibilityTimeoutSeconds?: number;
   /** The double's rate limit, on the harness's clock. */
   rateLimit?: Omit<StripeApiRateLimit, "now">;
-  transactions: boolean;
 }
 
 interface Harness {
@@ -88,7 +87,7 @@ describeEachEngine("queued processing", (engine, definition) => {
   });
   afterAll(() => client.destroy());
 
-  async function harness(options: Partial<HarnessOptions> = {}): Promise<Harness> {
+  async function harness(options: HarnessOptions = {}): Promise<Harness> {
     const tableName = await engine().createLedgerTable();
     const clock = { ms: startMs };
     const now = () => clock.ms;
@@ -146,7 +145,8 @@ describeEachEngine("queued processing", (engine, definition) => {
     // The consumer's settings as the deployed entry's: no signing secret, no processing mode (it never enqueues).
     const consumerSettings = () => ({ tableName, mode: "test", stripeApiKey: apiKey, stripeApiBase: double.url });
     const settings = () => ({ ...consumerSettings(), webhookSecret: secret, processing: "queued" });
-    const ledger = { effects: options.transactions ?? definition.transactions ? ("transaction" as const) : ("sequential" as const) };
+    // dynalite has no transactions: the example handlers' staged effects are written one by one there.
+    const ledger = { effects: definition.transactions ? ("transaction" as const) : ("sequential" as const) };
     const webhook = createWebhookHandler({ dynamo: client, settings, registry, logger, now, queue: sender, ledger });
     const consumer = createQueueConsumerHandler({
       dynamo: client,
