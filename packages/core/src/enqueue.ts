@@ -1,9 +1,8 @@
 import type Stripe from "stripe";
 import { isCatalogEvent } from "./dispatch.ts";
-import { asStripeEvent } from "./envelope.ts";
-import { LivemodeMismatchError, QueueUnavailableError, type StripeMode } from "./errors.ts";
-import type { Ledger, LedgerEntry, LedgerEvent } from "./ledger.ts";
-import type { EventTrace, ProcessOutcome } from "./process-event.ts";
+import { QueueUnavailableError, type StripeMode } from "./errors.ts";
+import type { Ledger, LedgerEntry } from "./ledger.ts";
+import { admitEvent, type EventTrace, type ProcessOutcome } from "./process-event.ts";
 import { encodeQueueMessage, type EncodedQueueMessage } from "./queue-message.ts";
 
 /*
@@ -40,18 +39,7 @@ export interface EnqueueDependencies {
  * when the queue refuses the message, with nothing recorded.
  */
 export async function enqueueEvent(input: Stripe.Event, deps: EnqueueDependencies, trace: EventTrace = {}): Promise<ProcessOutcome> {
-  const event = asStripeEvent(input);
-  trace.eventId = event.id;
-  trace.eventType = event.type;
-  if (event.livemode !== (deps.mode === "live")) throw new LivemodeMismatchError(deps.mode, event.livemode);
-  const facts: LedgerEvent = {
-    id: event.id,
-    type: event.type,
-    livemode: event.livemode,
-    apiVersion: event.api_version,
-    created: event.created,
-    account: event.account,
-  };
+  const { event, facts } = admitEvent(input, deps.mode, trace);
   const { ledger } = deps;
   if (!isCatalogEvent(event)) {
     const ignored = await ledger.recordIgnored(facts);

@@ -194,34 +194,9 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
     force = false,
   ): Promise<{ kind: "written"; entry: LedgerEntry } | Contended> {
     const nowMs = now();
-    const values: Item = {
-      ":type": { S: event.type },
-      ":status": { S: status },
-      ":processing": { S: "processing" },
-      ":zero": { N: "0" },
-      ":one": { N: "1" },
-      ":now": { N: String(nowMs) },
-      ":nowIso": { S: new Date(nowMs).toISOString() },
-      ":livemode": { BOOL: event.livemode },
-      ":apiVersion": event.apiVersion === null ? { NULL: true } : { S: event.apiVersion },
-      ":created": { S: new Date(event.created * 1000).toISOString() },
-      ":ttl": expiresAt(nowMs),
-    };
-    const sets = [
-      "#type = :type",
-      "#status = :status",
-      "#attempts = if_not_exists(#attempts, :zero) + :one",
-      "#firstSeenAt = if_not_exists(#firstSeenAt, :nowIso)",
-      "#lastAttemptAt = :nowIso",
-      "#livemode = :livemode",
-      "#apiVersion = :apiVersion",
-      "#eventCreatedAt = :created",
-      `#${attr.expiresAt} = :ttl`,
-    ];
-    if (event.account !== undefined) {
-      sets.push("#account = :account");
-      values[":account"] = { S: event.account };
-    }
+    const { sets, values } = eventAttributes(event, nowMs);
+    Object.assign(values, { ":status": { S: status }, ":processing": { S: "processing" }, ":one": { N: "1" }, ":now": { N: String(nowMs) } });
+    sets.push("#status = :status", "#attempts = if_not_exists(#attempts, :zero) + :one", "#lastAttemptAt = :nowIso");
     if (status === "processing") {
       sets.push("#leaseExpiresAt = :lease");
       values[":lease"] = { N: String(nowMs + lease) };
@@ -260,6 +235,33 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       const existing = error.Item ?? (await read(key));
       return contended(toEntry(existing));
     }
+  }
+
+  // What every write of an event's item sets from its envelope: the facts, the first sighting and
+  // the TTL, with `:nowIso` and `:zero` for the caller's own clauses.
+  function eventAttributes(event: LedgerEvent, nowMs: number): { sets: string[]; values: Item } {
+    const values: Item = {
+      ":type": { S: event.type },
+      ":zero": { N: "0" },
+      ":nowIso": { S: new Date(nowMs).toISOString() },
+      ":livemode": { BOOL: event.livemode },
+      ":apiVersion": event.apiVersion === null ? { NULL: true } : { S: event.apiVersion },
+      ":created": { S: new Date(event.created * 1000).toISOString() },
+      ":ttl": expiresAt(nowMs),
+    };
+    const sets = [
+      "#type = :type",
+      "#firstSeenAt = if_not_exists(#firstSeenAt, :nowIso)",
+      "#livemode = :livemode",
+      "#apiVersion = :apiVersion",
+      "#eventCreatedAt = :created",
+      `#${attr.expiresAt} = :ttl`,
+    ];
+    if (event.account !== undefined) {
+      sets.push("#account = :account");
+      values[":account"] = { S: event.account };
+    }
+    return { sets, values };
   }
 
   async function read(key: Item): Promise<Item | undefined> {
@@ -381,33 +383,10 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       return toEntry(await read(eventKey(eventId)));
     },
     async recordQueued(event) {
-      const nowMs = now();
-      const values: Item = {
-        ":type": { S: event.type },
-        ":queued": { S: "queued" },
-        ":failed": { S: "failed" },
-        ":zero": { N: "0" },
-        ":nowIso": { S: new Date(nowMs).toISOString() },
-        ":livemode": { BOOL: event.livemode },
-        ":apiVersion": event.apiVersion === null ? { NULL: true } : { S: event.apiVersion },
-        ":created": { S: new Date(event.created * 1000).toISOString() },
-        ":ttl": expiresAt(nowMs),
-      };
-      const sets = [
-        "#type = :type",
-        "#status = :queued",
-        "#attempts = if_not_exists(#attempts, :zero)",
-        "#firstSeenAt = if_not_exists(#firstSeenAt, :nowIso)",
-        "#queuedAt = :nowIso",
-        "#livemode = :livemode",
-        "#apiVersion = :apiVersion",
-        "#eventCreatedAt = :created",
-        `#${attr.expiresAt} = :ttl`,
-      ];
-      if (event.account !== undefined) {
-        sets.push("#account = :account");
-        values[":account"] = { S: event.account };
-      }
+      const { sets, values } = eventAttributes(event, now());
+      Object.assign(values, { ":queued": { S: "queued" }, ":failed": { S: "failed" } });
+      // Never an attempt: only a claim counts one.
+      sets.push("#status = :queued", "#attempts = if_not_exists(#attempts, :zero)", "#queuedAt = :nowIso");
       const update = `SET ${sets.join(", ")}`;
       const condition = `attribute_not_exists(#${attr.pk}) OR #status = :failed`;
       try {

@@ -96,21 +96,7 @@ export async function processEvent(
   trace: EventTrace = {},
   options: ProcessOptions = {},
 ): Promise<ProcessOutcome> {
-  // Every source passes here (a delivery, Stripe's API, a replay, a queue), so this is the one
-  // check nothing reaches the ledger without; the trace takes the id only once it is known sane.
-  const event = asStripeEvent(input);
-  trace.eventId = event.id;
-  trace.eventType = event.type;
-  if (event.livemode !== (deps.mode === "live")) throw new LivemodeMismatchError(deps.mode, event.livemode);
-
-  const facts: LedgerEvent = {
-    id: event.id,
-    type: event.type,
-    livemode: event.livemode,
-    apiVersion: event.api_version,
-    created: event.created,
-    account: event.account,
-  };
+  const { event, facts } = admitEvent(input, deps.mode, trace);
   const { ledger } = deps;
   if (!isCatalogEvent(event)) {
     const ignored = await ledger.recordIgnored(facts);
@@ -165,6 +151,28 @@ function appItemReader(client: DynamoDBClient, tableName: string) {
     const result = await client.send(new GetItemCommand({ TableName: tableName, Key: marshall({ [ledgerTable.partitionKey]: pk }), ConsistentRead: true }));
     return result.Item ? unmarshall(result.Item) : undefined;
   };
+}
+
+/**
+ * The checks every event passes before the ledger, whichever way it arrived and whether it is
+ * processed now or queued: a Stripe event's envelope (`asStripeEvent`; only an `evt_` id ever
+ * addresses the ledger) of the stage's mode ({@link LivemodeMismatchError}). Fills the trace once
+ * the id is known sane and returns the event with the facts the ledger records.
+ */
+export function admitEvent(input: Stripe.Event, mode: StripeMode, trace: EventTrace): { event: Stripe.Event; facts: LedgerEvent } {
+  const event = asStripeEvent(input);
+  trace.eventId = event.id;
+  trace.eventType = event.type;
+  if (event.livemode !== (mode === "live")) throw new LivemodeMismatchError(mode, event.livemode);
+  const facts: LedgerEvent = {
+    id: event.id,
+    type: event.type,
+    livemode: event.livemode,
+    apiVersion: event.api_version,
+    created: event.created,
+    account: event.account,
+  };
+  return { event, facts };
 }
 
 function noStripeClient(): never {
