@@ -6,6 +6,7 @@ import { asStripeEvent } from "./envelope.ts";
 import {
   HandlerFailedError,
   LedgerUnavailableError,
+  QueueUnavailableError,
   LivemodeMismatchError,
   MalformedEventError,
   StripeUnavailableError,
@@ -74,7 +75,7 @@ export interface ReconcileReport {
    */
   malformed: number;
   /** The run ended before listing everything (bounds, or Stripe answering "later"). */
-  stoppedBy: "max-events" | "max-duration" | "stripe-unavailable" | "ledger-unavailable" | undefined;
+  stoppedBy: "max-events" | "max-duration" | "stripe-unavailable" | "ledger-unavailable" | "queue-unavailable" | undefined;
   /**
    * Events created before this are known examined and settled (or still findable as undelivered);
    * advanced only by a complete run, and never past an event that run left failed or in progress.
@@ -242,6 +243,11 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
     if (error instanceof LivemodeMismatchError) throw error;
     if (error instanceof LedgerUnavailableError) {
       report.stoppedBy = "ledger-unavailable";
+      return false;
+    }
+    // Nothing was recorded for the event, so the next run finds it missing and sends it again.
+    if (error instanceof QueueUnavailableError) {
+      report.stoppedBy = "queue-unavailable";
       return false;
     }
     throw error;

@@ -303,4 +303,17 @@ describeEachEngine("the reconciler of a queued stage", (engine) => {
     expect(s.queue.sent).toEqual([]);
     expect((await getLedgerEntry(client, s.tableName, failing.id))?.status).toBe("failed");
   });
+  it("stops a run whose send the queue refuses, with a report and nothing recorded; the next run sends it", async () => {
+    const s = await stage();
+    const missing = s.add("cus_reconcileRefused");
+    s.queue.refuse = 1;
+
+    const report = await s.run();
+
+    expect(report).toMatchObject({ recovered: 0, stoppedBy: "queue-unavailable" });
+    expect(await getLedgerEntry(client, s.tableName, missing.id)).toBeUndefined();
+    const next = await s.run();
+    expect(next).toMatchObject({ recovered: 1, stoppedBy: undefined });
+    expect((await getLedgerEntry(client, s.tableName, missing.id))?.status).toBe("queued");
+  });
 });

@@ -84,7 +84,8 @@ export function createReconcileHandler(deps: ReconcileHandlerDependencies): () =
       const report = await built.run();
       metrics.addMetric(metricNames.reconcilerRuns, MetricUnit.Count, 1);
       metrics.addMetric(metricNames.endpointDisabled, MetricUnit.Count, report.endpoint?.status === "disabled" ? 1 : 0);
-      const interrupted = report.stoppedBy === "stripe-unavailable" || report.stoppedBy === "ledger-unavailable";
+      const interrupted =
+        report.stoppedBy === "stripe-unavailable" || report.stoppedBy === "ledger-unavailable" || report.stoppedBy === "queue-unavailable";
       metrics.addMetric(metricNames.reconcilerInterrupted, MetricUnit.Count, interrupted ? 1 : 0);
       metrics.addMetric(metricNames.reconcilerErrors, MetricUnit.Count, 0);
       const { endpoint, ...counts } = report;

@@ -39,6 +39,7 @@ const stopReasons: Record<NonNullable<ReconcileReport["stoppedBy"]>, string> = {
   "max-duration": "stopped at the run's time limit; the next run continues",
   "stripe-unavailable": "stopped: Stripe's API did not complete a request (rate limit, timeout or 5xx); the next run resumes",
   "ledger-unavailable": "stopped: the ledger could not be read or written; the next run resumes",
+  "queue-unavailable": "stopped: the queue did not take an event; the next run sends it again",
 };
 
 /** Where the tool's Stripe client sends its requests (operator-app reads the same variable). */
@@ -98,7 +99,7 @@ function describe(report: ReconcileReport, ledger: string, stripe: string, stopC
 /** Whether the run left something an operator should look at. */
 function needsAttention(report: ReconcileReport): boolean {
   if (report.endpoint?.status === "disabled" || report.failed > 0) return true;
-  return report.stoppedBy === "stripe-unavailable" || report.stoppedBy === "ledger-unavailable";
+  return report.stoppedBy === "stripe-unavailable" || report.stoppedBy === "ledger-unavailable" || report.stoppedBy === "queue-unavailable";
 }
 
 async function main(): Promise<number> {
