@@ -2,6 +2,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { HandlerRegistry } from "@stripe-webhooks/core/dispatch";
 import { createLogger } from "@stripe-webhooks/functions/logger";
 import { createMetrics } from "@stripe-webhooks/functions/metrics";
+import { sqsQueueSender } from "@stripe-webhooks/functions/sqs";
 import { createWebhookHandler } from "@stripe-webhooks/functions/webhook-handler";
 import { benchLinks } from "./links.ts";
 
@@ -23,7 +24,10 @@ export function oursHandler(registry: HandlerRegistry): ReturnType<typeof create
       toleranceSeconds: process.env.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
       stripeApiKey: benchLinks().stripeApiKey,
       stripeApiBase: process.env.STRIPE_API_BASE,
+      processing: process.env.PROCESSING_MODE,
     }),
+    // As deployed; the bench sets no PROCESSING_MODE, so its stages are inline and never send.
+    queue: sqsQueueSender(() => process.env.BENCH_QUEUE_URL ?? ""),
     registry,
     logger: createLogger(),
     metrics: createMetrics(benchLinks().stage ?? ""),
