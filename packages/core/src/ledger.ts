@@ -128,6 +128,12 @@ export interface Ledger {
    * consumer's dead-letter count leaves it out. The event stays claimable.
    */
   recordDeferral(eventId: string): Promise<void>;
+  /**
+   * Ends the lease of a claim whose run is known to be gone (the local receiver, restarting on a
+   * data directory only it can use, after a kill -9), so the next run may claim the event at once
+   * instead of waiting out the lease. Nothing else changes; an event no longer `processing` is left.
+   */
+  releaseLease(eventId: string): Promise<void>;
   /** Marks a failed event as moved to the dead-letter queue, its deferrals counted afresh for a redrive. */
   recordDeadLettered(eventId: string): Promise<void>;
 }
@@ -414,6 +420,12 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       return annotate(eventId, "deferral", "SET #deferrals = if_not_exists(#deferrals, :zero) + :one", `attribute_exists(#${attr.pk})`, {
         ":zero": { N: "0" },
         ":one": { N: "1" },
+      });
+    },
+    releaseLease(eventId) {
+      return annotate(eventId, "lease release", "SET #leaseExpiresAt = :now", "#status = :processing", {
+        ":now": { N: String(now()) },
+        ":processing": { S: "processing" },
       });
     },
     recordDeadLettered(eventId) {

@@ -102,6 +102,40 @@ describeEachEngine("ledger", (engine, definition) => {
       expect(result.entry?.leaseExpiresAt).toBe(new Date(clock + leaseMs).toISOString());
     });
 
+    it("lets a claim whose run is gone be taken up at once once its lease is released, and leaves a settled event alone", async () => {
+      const event = facts();
+      await ledger.claim(event);
+      expect((await ledger.claim(event)).kind).toBe("in_progress");
+
+      await ledger.releaseLease(event.id);
+      const result = await ledger.claim(event);
+
+      expect(result.kind).toBe("claimed");
+      expect(result.entry?.attempts).toBe(2);
+      if (result.kind !== "claimed") return;
+      await ledger.complete(result.entry, "done");
+      await ledger.releaseLease(event.id);
+      expect(await getLedgerEntry(client, tableName, event.id)).toMatchObject({ status: "processed", outcome: "done" });
+      expect((await getLedgerEntry(client, tableName, event.id))?.leaseExpiresAt).toBeUndefined();
+    });
+
+    it("resets an event's deferrals when it is marked dead-lettered, so a redrive counts afresh", async () => {
+      const event = facts();
+      const claim = await ledger.claim(event);
+      await ledger.recordDeferral(event.id);
+      await ledger.recordDeferral(event.id);
+      if (claim.kind !== "claimed") throw new Error("not claimed");
+      await ledger.fail(claim.entry, "boom");
+
+      await ledger.recordDeadLettered(event.id);
+
+      expect(await getLedgerEntry(client, tableName, event.id)).toMatchObject({
+        status: "failed",
+        deferrals: 0,
+        deadLetteredAt: new Date(clock).toISOString(),
+      });
+    });
+
     it("reports a processed event as a duplicate", async () => {
       const event = facts();
       const claim = await ledger.claim(event);

@@ -271,6 +271,7 @@ describe("settings", () => {
     recordQueued: () => Promise.reject(new Error("unused")),
     recordDeferral: () => Promise.reject(new Error("unused")),
     recordDeadLettered: () => Promise.reject(new Error("unused")),
+    releaseLease: () => Promise.reject(new Error("unused")),
   };
 
   it("answer 500 and log a misconfiguration when the resources cannot be read", async () => {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AppDependencies } from "@stripe-webhooks/core/app";
 import type { QueueSender } from "@stripe-webhooks/core/enqueue";
-import { listLedgerEntries } from "@stripe-webhooks/core/ledger";
+import { createLedger, listLedgerEntries } from "@stripe-webhooks/core/ledger";
 import { consumerLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import { createQueueConsumerHandler, type QueueControl } from "@stripe-webhooks/functions/queue-consumer-handler";
 import { queueDataPath } from "./data-dir.ts";
@@ -115,4 +115,17 @@ export async function openLocalQueue(options: { dataDir: string; memory: boolean
 export async function queuedWithoutMessage(client: DynamoDBClient, tableName: string, standIn: SqsFifoStandIn): Promise<string[]> {
   const queued = await listLedgerEntries(client, tableName, { status: "queued" });
   return queued.map((entry) => entry.id).filter((id) => !standIn.holdsDeduplicationId(id));
+}
+
+/**
+ * Releases the leases of every entry still `processing` in a ledger only this receiver can use
+ * (the embedded one, under the data directory's lock): the runs that held them died with a
+ * previous receiver, and waiting out a consumer's lease would hold each event, and its customer's
+ * later ones, for minutes. Returns how many were released.
+ */
+export async function releaseAbandonedClaims(client: DynamoDBClient, tableName: string): Promise<number> {
+  const ledger = createLedger(client, tableName);
+  const abandoned = await listLedgerEntries(client, tableName, { status: "processing" });
+  for (const entry of abandoned) await ledger.releaseLease(entry.id);
+  return abandoned.length;
 }

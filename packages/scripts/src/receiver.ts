@@ -15,7 +15,7 @@ import {
   writeReceiverState,
 } from "./data-dir.ts";
 import { openEmbeddedLedger } from "./embedded-ledger.ts";
-import { localMaxConcurrency, openLocalQueue, queuedWithoutMessage, type LocalQueue } from "./local-queue.ts";
+import { localMaxConcurrency, openLocalQueue, queuedWithoutMessage, releaseAbandonedClaims, type LocalQueue } from "./local-queue.ts";
 import { functionTimeoutMs } from "./lambda-context.ts";
 import { dynamoClient, ensureLedgerTable, startDynalite } from "./local-dynamo.ts";
 import { configureHandlerLogLevel, readConfig, type Config } from "./receiver-config.ts";
@@ -243,6 +243,12 @@ async function serve(config: Config, stripeKey: string | undefined): Promise<num
     }
 
     configureHandlerLogLevel(config);
+    if (embedded && !config.memory) {
+      // This receiver holds the data directory's lock, so no run of a previous one can still be
+      // at work: its claims are abandoned, and their events are taken up now, not after the lease.
+      const released = await releaseAbandonedClaims(client, config.tableName);
+      if (released > 0) console.log(`${released} event(s) a stopped receiver was processing are taken up again`);
+    }
     if (queue) {
       // The webhook sends before it records, so only a lost journal leaves these (local-queue.ts).
       const lost = await queuedWithoutMessage(client, config.tableName, queue.standIn);
