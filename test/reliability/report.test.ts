@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { guarantees } from "./report.ts";
+import { guarantees, hardeningCases } from "./report.ts";
 import { badInputCases } from "./support/bad-input-cases.ts";
 import { repoRoot, reportPath } from "./support/paths.ts";
 
@@ -22,6 +22,17 @@ describe("RELIABILITY.md", () => {
       expect(readFileSync(path, "utf8")).toContain(`"${title}"`);
     },
   );
+
+  it.each(hardeningCases.map((hardening) => [hardening.finding, hardening.proof.file, hardening.proof.title] as const))(
+    "the hardening finding %s is proved by a test that exists: %s",
+    (_, file, title) => {
+      expect(readFileSync(join(repoRoot, file), "utf8")).toContain(`"${title}"`);
+    },
+  );
+
+  it("lists every hardening finding with what it gets now", () => {
+    for (const hardening of hardeningCases) expect(report).toContain(`| ${hardening.finding} | ${hardening.now} |`);
+  });
 
   it("states every guarantee as the generator does", () => {
     for (const guarantee of guarantees) expect(report).toContain(`| ${guarantee.id} | ${guarantee.statement} |`);

@@ -133,14 +133,17 @@ export const guarantees: Guarantee[] = [
   },
   {
     id: "G12",
-    statement: "The functions' roles may use only the DynamoDB actions the ledger performs, on the ledger table only; the stage's outputs hold no secret.",
+    statement:
+      "The functions' roles may use only the DynamoDB actions the ledger performs, on the ledger table only, and in a queued stage only send to the queue; the stage's outputs hold no secret.",
     proof: [
-      { file: "test/infra/synth.test.ts", title: "grants the handler only the DynamoDB actions the ledger performs, on the ledger table only" },
-      { file: "test/infra/synth.test.ts", title: "may only do to the ledger table what the ledger does, as the webhook function" },
+      { file: "test/infra/synth.test.ts", title: "grants the handler only the DynamoDB actions the ledger performs, on the ledger table only, besides sending to its queue" },
+      { file: "test/infra/synth.test.ts", title: "may only do to the ledger table what the ledger does, and send to the queue, as the webhook function" },
       { file: "packages/core/test/ledger.test.ts", title: "uses only the actions infra grants the handler (ledgerHandlerActions)" },
-      { file: "test/infra/synth.test.ts", title: "returns the webhook URL, table name and endpoint id, and no secret" },
+      { file: "test/infra/synth.test.ts", title: "returns the webhook URL, table name, endpoint id and queue URLs, and no secret" },
     ],
-    figure: () => `${ledgerHandlerActions.map((action) => `\`${action}\``).join(", ")} on the table's ARN; outputs \`webhookUrl\`, \`table\`, \`stripeEndpointId\``,
+    figure: () =>
+      `${ledgerHandlerActions.map((action) => `\`${action}\``).join(", ")} on the table's ARN, \`sqs:SendMessage\` on the queue; ` +
+      "outputs `webhookUrl`, `table`, `stripeEndpointId`, `queue`, `deadLetterQueue`",
   },
   {
     id: "G13",
@@ -186,6 +189,111 @@ function readFigures(): Figures {
   }
   return figures;
 }
+
+/** One finding of the adversarial run against the receiver and the tools (issue 18), what it gets now, and its test. */
+export interface HardeningCase {
+  finding: string;
+  now: string;
+  proof: { file: string; title: string };
+}
+
+export const hardeningCases: HardeningCase[] = [
+  {
+    finding: "A signed envelope whose id is `reconciler#local`, `app#entitlement#cus_x`, `not-an-event-id` or 3,000 characters, without `api_version`, with `created: 1e20`, or with a 100,000-character type",
+    now: "400 `malformed_event`, nothing written, no handler run, one WARN line with the value cut short (both engines)",
+    proof: { file: "packages/core/test/webhook.test.ts", title: "answer 400 malformed_event for %s: nothing written, no handler run, one WARN line" },
+  },
+  {
+    finding: "A request DynamoDB rejects as invalid (`ValidationException`)",
+    now: "500 `ledger_rejected`, \"a fault in this endpoint's code\", logged at ERROR with the DynamoDB operation; not \"retry later\"",
+    proof: { file: "packages/core/test/webhook.test.ts", title: "answers 500 ledger_rejected, not retry later, and logs an ERROR naming the DynamoDB operation" },
+  },
+  {
+    finding: "A signed body that is empty, gzip bytes, or not UTF-8",
+    now: "400 `unreadable_body` naming the cause, not a signature mismatch",
+    proof: { file: "packages/core/test/verify.test.ts", title: "bytes that are not UTF-8, even signed over exactly those bytes" },
+  },
+  {
+    finding: "`npm run events -- --summary` after an event of type `__proto__`",
+    now: "`__proto__`, `constructor` and `toString` each counted on their own row (both engines)",
+    proof: { file: "packages/scripts/test/events.e2e.test.ts", title: "--summary counts __proto__, constructor and toString like any other type, and none inherits another's counts" },
+  },
+  {
+    finding: "Ctrl-C in a terminal (SIGINT to the whole process group) during a burst",
+    now: "every accepted request answered, the ledger flushed, nothing left `processing`; tried three times in a row",
+    proof: { file: "packages/scripts/test/shutdown.e2e.test.ts", title: "answers every accepted request, flushes the ledger and leaves nothing processing, three times over" },
+  },
+  {
+    finding: "A second Ctrl-C",
+    now: "what is in flight is cut off with one line naming it; exit 130",
+    proof: { file: "packages/scripts/test/shutdown.e2e.test.ts", title: "a second Ctrl+C cuts off what is still in flight, says so in one line, and exits 130" },
+  },
+  {
+    finding: "A damaged data directory (CURRENT deleted, a truncated log, an empty MANIFEST)",
+    now: "refused at start in one line naming the directory and what to do, files untouched; an undamaged copy starts with every acknowledged event",
+    proof: { file: "packages/scripts/test/data-dir.e2e.test.ts", title: "an undamaged copy starts and holds every acknowledged event" },
+  },
+  {
+    finding: "kill -9 of the receiver",
+    now: "everything acknowledged kept; the next start is normal",
+    proof: { file: "packages/scripts/test/data-dir.e2e.test.ts", title: "keeps everything it acknowledged, and the next one starts normally" },
+  },
+  {
+    finding: "Two `npm start` on one data directory at the same moment",
+    now: "one runs; the other ends with the one-line \"another receiver is using ...\"",
+    proof: { file: "packages/scripts/test/data-dir.e2e.test.ts", title: "of two receivers started at the same moment on one data directory, one runs and the other says so in one line" },
+  },
+  {
+    finding: "A stale `receiver.json` whose pid now belongs to another program",
+    now: "ignored by `npm start` and by the tools",
+    proof: { file: "packages/scripts/test/data-dir.e2e.test.ts", title: "a receiver.json whose pid now belongs to another program is ignored by npm start and by the tools" },
+  },
+  {
+    finding: "`npm run reconcile` with Stripe unreachable",
+    now: "names the host (the API base URL) and the cause, never \"back off\", never the key",
+    proof: { file: "packages/scripts/test/reconcile.e2e.test.ts", title: "Stripe unreachable (connection refused, a name that does not resolve): the result names the host and the cause, never a back-off" },
+  },
+  {
+    finding: "`STRIPE_WEBHOOK_SECRET=whsec_abc` and other malformed secrets",
+    now: "the actual rule and what breaks it, no part of the value echoed",
+    proof: { file: "packages/scripts/test/secrets.test.ts", title: "never echoes a whole malformed value (it may be a live API key)" },
+  },
+  {
+    finding: "`npm run trigger -- checkout.session.complete` (a typo)",
+    now: "exit 2 with the closest catalog type; nothing sent",
+    proof: { file: "packages/scripts/test/trigger.e2e.test.ts", title: "a mistyped type exits 2 with the closest catalog type, and sends nothing" },
+  },
+  {
+    finding: "`npm run trigger -- --list`",
+    now: "marks which types are in the catalog",
+    proof: { file: "packages/scripts/test/trigger.e2e.test.ts", title: "--list marks which types are in the catalog and which are not" },
+  },
+  {
+    finding: "`npm run events` after thousands of events",
+    now: "the newest 50, with how many more exist and how to see them",
+    proof: { file: "packages/scripts/test/events.e2e.test.ts", title: "the table shows the newest 50, says how many more there are and how to see them" },
+  },
+  {
+    finding: "An entry whose lease expired",
+    now: "`processing (lease expired)`, distinct from one in flight",
+    proof: { file: "packages/scripts/test/events.e2e.test.ts", title: "an entry whose lease expired reads differently from one in flight" },
+  },
+  {
+    finding: "Ids or types holding U+202E, NUL or other controls",
+    now: "escaped in every table",
+    proof: { file: "packages/scripts/test/events.e2e.test.ts", title: "ids and types holding control characters are printed escaped, never raw" },
+  },
+  {
+    finding: "A POST off the webhook path (`/`, `/nope`)",
+    now: "404, nothing written, as the stage's router",
+    proof: { file: "packages/scripts/test/shutdown.e2e.test.ts", title: "answers 404 off the webhook path, as the stage's router does, and writes nothing" },
+  },
+  {
+    finding: "`npm start -- --help`",
+    now: "documents `STRIPE_API_KEY` and the Stripe CLI loop",
+    proof: { file: "packages/scripts/test/shutdown.e2e.test.ts", title: "npm start -- --help documents the Stripe CLI loop and its variables" },
+  },
+];
 
 export function render(x: Figures): string {
   const deliveries =
@@ -260,6 +368,19 @@ export function render(x: Figures): string {
   );
   for (const testCase of badInputCases) {
     push(`| ${testCase.status} | \`${testCase.code}\` | ${testCase.name}${testCase.lambdaEvent ? " (*direct*)" : ""} |`);
+  }
+  push(
+    "",
+    "## Hardening: the adversarial run",
+    "",
+    "What a run against `npm start` and the local tools, first as a new user and then as an attacker, found, what each",
+    "now gets, and the test in `npm test` that proves it.",
+    "",
+    "| Found | Now | Proved by |",
+    "| --- | --- | --- |",
+  );
+  for (const hardening of hardeningCases) {
+    push(`| ${hardening.finding} | ${hardening.now} | \`${hardening.proof.file}\`: ${hardening.proof.title} |`);
   }
   push(
     "",

@@ -184,6 +184,7 @@ describe("npm run reconcile, replay and events --summary against npm start", () 
         "invoice.paid": { total: 1, processed: 1 },
         "invoice.payment_failed": { total: 1, processed: 1 },
       },
+      deadLettered: 0,
       leaseExpired: 0,
     });
   }, 60_000);
