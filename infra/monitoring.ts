@@ -155,39 +155,26 @@ export const queueAlarms = queueNames
     ]
   : [];
 
-function widget(title: string, metrics: MetricName[], x: number, y: number, stat = "Sum") {
+/** A dashboard widget over metric rows (CloudWatch's `[namespace, name, dimension, value, ...]`). */
+function metricWidget(title: string, rows: unknown[][], x: number, y: number, stat: string) {
   return {
     type: "metric",
     x,
     y,
     width: 12,
     height: 6,
-    properties: {
-      title,
-      region: settings.region,
-      stat,
-      period: 300,
-      metrics: metrics.map((name) => [metricsNamespace, name, "service", metricsService, "stage", $app.stage]),
-    },
+    properties: { title, region: settings.region, stat, period: 300, metrics: rows },
   };
+}
+
+function widget(title: string, metrics: MetricName[], x: number, y: number, stat = "Sum") {
+  const rows = metrics.map((name) => [metricsNamespace, name, "service", metricsService, "stage", $app.stage]);
+  return metricWidget(title, rows, x, y, stat);
 }
 
 /** A widget of one SQS metric of one queue. */
 function sqsWidget(title: string, metric: string, queueName: $util.Output<string>, x: number, y: number) {
-  return {
-    type: "metric",
-    x,
-    y,
-    width: 12,
-    height: 6,
-    properties: {
-      title,
-      region: settings.region,
-      stat: "Maximum",
-      period: 300,
-      metrics: [["AWS/SQS", metric, "QueueName", queueName]],
-    },
-  };
+  return metricWidget(title, [["AWS/SQS", metric, "QueueName", queueName]], x, y, "Maximum");
 }
 
 const queueWidgets = queueNames

@@ -219,7 +219,20 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
         " OR (#status = :processing AND #leaseExpiresAt <= :now)";
     // DynamoDB refuses a request whose values an expression does not use, and only this one uses them.
     if (!force) Object.assign(values, { ":failed": { S: "failed" }, ":queued": { S: "queued" } });
-    const key = eventKey(event.id);
+    const result = await conditionalUpdate("claim", event.id, condition, update, values);
+    return result.written ? { kind: "written", entry: result.entry } : contended(result.entry);
+  }
+
+  // One conditional write of an event's item that returns the item either way: as written, or as
+  // it stood when the condition failed (asked of DynamoDB, or read where the engine ignores that).
+  async function conditionalUpdate(
+    operation: string,
+    eventId: string,
+    condition: string,
+    update: string,
+    values: Item,
+  ): Promise<{ written: true; entry: LedgerEntry } | { written: false; entry: LedgerEntry | undefined }> {
+    const key = eventKey(eventId);
     try {
       const result = await client.send(
         new UpdateItemCommand({
@@ -235,11 +248,10 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       );
       const entry = toEntry(result.Attributes);
       if (!entry) throw new Error("UpdateItem returned no item");
-      return { kind: "written", entry };
+      return { written: true, entry };
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw ledgerFailure("claim", "UpdateItem", error);
-      const existing = error.Item ?? (await read(key));
-      return contended(toEntry(existing));
+      if (!(error instanceof ConditionalCheckFailedException)) throw ledgerFailure(operation, "UpdateItem", error);
+      return { written: false, entry: toEntry(error.Item ?? (await read(key))) };
     }
   }
 
@@ -395,26 +407,8 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       sets.push("#status = :queued", "#attempts = if_not_exists(#attempts, :zero)", "#queuedAt = :nowIso");
       const update = `SET ${sets.join(", ")}`;
       const condition = `attribute_not_exists(#${attr.pk}) OR #status = :failed`;
-      try {
-        const result = await client.send(
-          new UpdateItemCommand({
-            TableName: tableName,
-            Key: eventKey(event.id),
-            ConditionExpression: condition,
-            UpdateExpression: update,
-            ExpressionAttributeNames: usedNames(`${condition} ${update}`),
-            ExpressionAttributeValues: values,
-            ReturnValues: "ALL_NEW",
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-          }),
-        );
-        const entry = toEntry(result.Attributes);
-        if (!entry) throw new Error("UpdateItem returned no item");
-        return { kind: "recorded", entry };
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw ledgerFailure("queue record", "UpdateItem", error);
-        return { kind: "exists", entry: toEntry(error.Item ?? (await read(eventKey(event.id)))) };
-      }
+      const result = await conditionalUpdate("queue record", event.id, condition, update, values);
+      return result.written ? { kind: "recorded", entry: result.entry } : { kind: "exists", entry: result.entry };
     },
     recordDeferral(eventId) {
       return annotate(eventId, "deferral", "SET #deferrals = if_not_exists(#deferrals, :zero) + :one", `attribute_exists(#${attr.pk})`, {
