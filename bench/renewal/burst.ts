@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AppSettings } from "@stripe-webhooks/core/app";
 import { listEntitlements } from "@stripe-webhooks/core/entitlements";
-import { exampleHandlers } from "@stripe-webhooks/core/handlers";
+import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { getLedgerEntry } from "@stripe-webhooks/core/ledger";
 import { consumerLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import type { WebhookLogger } from "@stripe-webhooks/core/logger";
@@ -158,7 +158,7 @@ export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun
     const webhook = createWebhookHandler({
       dynamo: client(),
       settings,
-      registry: exampleHandlers,
+      registry: entitlementHandlers,
       logger,
       ledger,
       queue: { send: async (message) => void (await standIn.sendMessage(message.input)) },
@@ -183,7 +183,7 @@ export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun
         dynamo: client(),
         // As the deployed consumer: it processes what it is given, it never enqueues.
         settings: () => ({ ...settings(), processing: undefined }),
-        registry: exampleHandlers,
+        registry: entitlementHandlers,
         logger,
         ledger: { ...ledger, leaseSeconds },
         control,

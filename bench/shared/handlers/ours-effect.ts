@@ -1,5 +1,5 @@
 import { effectKeyPrefix } from "@stripe-webhooks/core/effects";
-import { exampleHandlers } from "@stripe-webhooks/core/handlers";
+import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { ledgerTable } from "@stripe-webhooks/core/ledger-table";
 import { oursHandler } from "./ours-handler.ts";
 
@@ -11,7 +11,7 @@ import { oursHandler } from "./ours-handler.ts";
  * between the two is the staging and the transaction.
  */
 export const handler = oursHandler({
-  ...exampleHandlers,
+  ...entitlementHandlers,
   async "checkout.session.completed"(event, context) {
     const session = event.data.object;
     // Unconditional: the bench's events all carry the fixture's session id, and a put that

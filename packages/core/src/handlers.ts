@@ -37,7 +37,7 @@ function syncOwnSubscription(
 }
 
 /** The registry the deployed function uses: the entitlements projection's handlers. */
-export const exampleHandlers: HandlerRegistry = {
+export const entitlementHandlers: HandlerRegistry = {
   async "checkout.session.completed"(event, context) {
     const session = event.data.object;
     const subscription = checkoutSessionSubscription(session);

@@ -8,7 +8,7 @@ import { dispatch, isCatalogEvent, type HandlerContext, type HandlerRegistry } f
 import { createEffectStager } from "../src/effects.ts";
 import { entitlementKeyPrefix } from "../src/entitlements.ts";
 import { ConfigurationError, StripeMisconfiguredError } from "../src/errors.ts";
-import { exampleHandlers } from "../src/handlers.ts";
+import { entitlementHandlers } from "../src/handlers.ts";
 import type { WebhookLogger } from "../src/logger.ts";
 import { idempotencyKey } from "../src/process-event.ts";
 import { createStripeClient } from "../src/stripe-api.ts";
@@ -77,7 +77,7 @@ describe("the catalog", () => {
   });
 
   it("is exactly the registry's keys", () => {
-    expect(Object.keys(exampleHandlers).sort()).toEqual([...eventCatalog].sort());
+    expect(Object.keys(entitlementHandlers).sort()).toEqual([...eventCatalog].sort());
   });
 
   it("recognises its own types and nothing else", () => {
@@ -94,8 +94,8 @@ describe("the catalog", () => {
     // A registry with a type outside the catalog, or without one of its types, does not compile.
     const noop = async () => ({ outcome: "" });
     // @ts-expect-error "customer.created" is not in the catalog
-    const extra: HandlerRegistry = { ...exampleHandlers, "customer.created": noop };
-    const { "invoice.paid": _omitted, ...rest } = exampleHandlers;
+    const extra: HandlerRegistry = { ...entitlementHandlers, "customer.created": noop };
+    const { "invoice.paid": _omitted, ...rest } = entitlementHandlers;
     // @ts-expect-error "invoice.paid" has no handler
     const incomplete: HandlerRegistry = rest;
     expect([extra, incomplete]).toHaveLength(2);
@@ -114,7 +114,7 @@ describe("the example handlers (entitlements)", () => {
     const { context } = handlerContext(logger);
 
     // Act
-    const result = await dispatch(exampleHandlers, event, context);
+    const result = await dispatch(entitlementHandlers, event, context);
 
     // Assess
     expect(result.outcome.length).toBeGreaterThan(0);
@@ -135,7 +135,7 @@ describe("the example handlers (entitlements)", () => {
       const { context, staged } = handlerContext(logger);
 
       // Act
-      const result = await dispatch(exampleHandlers, event, context);
+      const result = await dispatch(entitlementHandlers, event, context);
 
       // Assess
       expect(result.outcome).toBe(`entitlement ${fixtureCustomer}: ${fixtureSubscription} past_due`);
@@ -162,7 +162,7 @@ describe("the example handlers (entitlements)", () => {
     const { logger, lines } = recordingLogger();
     const { context, staged } = handlerContext(logger);
 
-    const result = await dispatch(exampleHandlers, event, context);
+    const result = await dispatch(entitlementHandlers, event, context);
 
     expect(result.outcome).toBe("entitlement cus_gone: sub_gone canceled");
     expect(stagedStates(staged())).toEqual([
@@ -185,7 +185,7 @@ describe("the example handlers (entitlements)", () => {
     for (const raw of events) {
       const { logger } = recordingLogger();
       const { context, staged } = handlerContext(logger);
-      const result = await dispatch(exampleHandlers, catalogEvent(raw), context);
+      const result = await dispatch(entitlementHandlers, catalogEvent(raw), context);
       expect(result.outcome, String(raw.type)).toBe("entitlement cus_ref: sub_ref trialing");
       expect(stagedStates(staged())).toHaveLength(1);
     }
@@ -201,7 +201,7 @@ describe("the example handlers (entitlements)", () => {
     for (const raw of events) {
       const { logger } = recordingLogger();
       const { context, staged } = handlerContext(logger, "none");
-      const result = await dispatch(exampleHandlers, catalogEvent(raw), context);
+      const result = await dispatch(entitlementHandlers, catalogEvent(raw), context);
       expect(result.outcome).toMatch(/^no subscription on /);
       expect(staged()).toEqual([]);
     }
@@ -213,7 +213,7 @@ describe("the example handlers (entitlements)", () => {
     const { logger, lines } = recordingLogger();
     const { context, staged } = handlerContext(logger);
 
-    const result = await dispatch(exampleHandlers, event, context);
+    const result = await dispatch(entitlementHandlers, event, context);
 
     expect(result.outcome).toBe("subscription sub_unknown not found: nothing to project");
     expect(staged()).toEqual([]);
@@ -227,7 +227,7 @@ describe("the example handlers (entitlements)", () => {
       createStripeClient({ apiKey: `sk_test_${randomBytes(16).toString("hex")}`, apiBase: double.url }),
     );
 
-    await expect(dispatch(exampleHandlers, event, wrongKey.context)).rejects.toBeInstanceOf(StripeMisconfiguredError);
+    await expect(dispatch(entitlementHandlers, event, wrongKey.context)).rejects.toBeInstanceOf(StripeMisconfiguredError);
     expect(wrongKey.staged()).toEqual([]);
   });
 
@@ -237,7 +237,7 @@ describe("the example handlers (entitlements)", () => {
     const { logger, lines } = recordingLogger();
     const noKey = handlerContext(logger, "none");
 
-    const result = await dispatch(exampleHandlers, event, noKey.context);
+    const result = await dispatch(entitlementHandlers, event, noKey.context);
 
     expect(result.outcome).toBe("entitlement not synced for sub_local: no Stripe API key");
     expect(noKey.staged()).toEqual([]);

@@ -16,7 +16,7 @@ import {
   syncedAfterEventMarginMs,
   type SubscriptionState,
 } from "../src/entitlements.ts";
-import { exampleHandlers } from "../src/handlers.ts";
+import { entitlementHandlers } from "../src/handlers.ts";
 import { getLedgerEntry } from "../src/ledger.ts";
 import type { WebhookLogger } from "../src/logger.ts";
 import type { WebhookRequest } from "../src/request.ts";
@@ -116,7 +116,7 @@ const scenarioArb = fc.record({
 // then long enough for a later change and its event to be handled in between, where races happen.
 function slowed(random: () => number): HandlerRegistry {
   const body = async (event: CatalogEvent, context: HandlerContext) => {
-    const result = await dispatch(exampleHandlers, event, context);
+    const result = await dispatch(entitlementHandlers, event, context);
     await sleep(random() < 0.3 ? 30 + randomInt(random, 30) : randomInt(random, 3));
     return result;
   };
@@ -146,7 +146,7 @@ describeEachEngine("entitlements", (engine, definition) => {
   });
 
   // One function instance; several of them share the table, as Lambda's concurrent containers do.
-  function start(registry: HandlerRegistry = exampleHandlers): WebhookApp {
+  function start(registry: HandlerRegistry = entitlementHandlers): WebhookApp {
     return createWebhookApp({
       dynamo: client,
       settings: () => ({ webhookSecret: secret, mode: "test", tableName, stripeApiKey: apiKey, stripeApiBase: double.url }),
@@ -348,9 +348,9 @@ describeEachEngine("entitlements", (engine, definition) => {
       apply(customer, change);
       const created = nowSeconds() - 60;
       const unreadable = start({
-        ...exampleHandlers,
+        ...entitlementHandlers,
         "invoice.paid": (event, context) =>
-          dispatch(exampleHandlers, event, {
+          dispatch(entitlementHandlers, event, {
             ...context,
             readItem: () => Promise.reject(new Error("ProvisionedThroughputExceededException")),
           }),
@@ -392,9 +392,9 @@ describeEachEngine("entitlements", (engine, definition) => {
       let fetched: () => void = () => {};
       const fetchDone = new Promise<void>((resolve) => (fetched = resolve));
       const slow = start({
-        ...exampleHandlers,
+        ...entitlementHandlers,
         async "customer.subscription.created"(event, context) {
-          const result = await dispatch(exampleHandlers, event, context);
+          const result = await dispatch(entitlementHandlers, event, context);
           fetched();
           await held;
           return result;

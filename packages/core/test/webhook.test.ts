@@ -2,7 +2,7 @@ import { PutItemCommand, ProvisionedThroughputExceededException, ScanCommand, ty
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HandlerRegistry } from "../src/dispatch.ts";
 import { ConfigurationError } from "../src/errors.ts";
-import { exampleHandlers } from "../src/handlers.ts";
+import { entitlementHandlers } from "../src/handlers.ts";
 import { createLedger, getLedgerEntry, type Ledger } from "../src/ledger.ts";
 import { leaseSeconds } from "../src/limits.ts";
 import { handleWebhook, loadWebhookConfig, type WebhookConfig, type WebhookDependencies } from "../src/webhook.ts";
@@ -33,12 +33,12 @@ function delivery(event: Record<string, unknown>): { request: WebhookRequest; pa
 
 function dependencies(ledger: Ledger, overrides: Partial<WebhookDependencies> = {}): WebhookDependencies & { lines: LogLine[] } {
   const { logger, lines } = recordingLogger();
-  return { settings: () => ({ config, ledger }), registry: exampleHandlers, logger, lines, ...overrides };
+  return { settings: () => ({ config, ledger }), registry: entitlementHandlers, logger, lines, ...overrides };
 }
 
 // A registry whose `invoice.paid` handler runs `body` instead of the example.
 function withInvoicePaid(body: HandlerRegistry["invoice.paid"]): HandlerRegistry {
-  return { ...exampleHandlers, "invoice.paid": body };
+  return { ...entitlementHandlers, "invoice.paid": body };
 }
 
 // Makes the client fail the `nth` (1-based) send of `command` the way DynamoDB throttles.

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { exampleHandlers } from "@stripe-webhooks/core/handlers";
+import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { Resource } from "sst/resource";
 import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
@@ -30,7 +30,7 @@ export const handler = createQueueConsumerHandler({
     queueUrl: Resource.QueueConsumerAccess.queueUrl,
     deadLetterUrl: Resource.QueueConsumerAccess.url,
   })),
-  registry: exampleHandlers,
+  registry: entitlementHandlers,
   logger: createLogger(),
   metrics: createMetrics(Resource.App.stage),
 });

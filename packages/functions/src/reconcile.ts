@@ -1,5 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { exampleHandlers } from "@stripe-webhooks/core/handlers";
+import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { Resource } from "sst/resource";
 import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
@@ -22,7 +22,7 @@ export const handler = createReconcileHandler({
     processing: process.env.PROCESSING_MODE,
   }),
   queue: sqsQueueSender(() => Resource.WebhookQueueSend.url),
-  registry: exampleHandlers,
+  registry: entitlementHandlers,
   logger: createLogger(),
   metrics: createMetrics(Resource.App.stage),
 });

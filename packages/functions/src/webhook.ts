@@ -1,5 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { exampleHandlers } from "@stripe-webhooks/core/handlers";
+import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { Resource } from "sst/resource";
 import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
@@ -26,7 +26,7 @@ export const handler = createWebhookHandler({
   }),
   // Used only in a queued stage, whose webhook links the queue's URL with SendMessage on it.
   queue: sqsQueueSender(() => Resource.WebhookQueueSend.url),
-  registry: exampleHandlers,
+  registry: entitlementHandlers,
   logger: createLogger(),
   metrics: createMetrics(Resource.App.stage),
 });

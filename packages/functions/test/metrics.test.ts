@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { HandlerRegistry } from "@stripe-webhooks/core/dispatch";
-import { exampleHandlers } from "@stripe-webhooks/core/handlers";
+import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { metricNames, metricsNamespace, outcomeMetricName } from "@stripe-webhooks/core/metrics";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
@@ -118,7 +118,7 @@ afterAll(async () => {
 
 function failing(): HandlerRegistry {
   return {
-    ...exampleHandlers,
+    ...entitlementHandlers,
     "invoice.paid": async () => {
       throw new Error("CRM down");
     },
@@ -220,7 +220,7 @@ describe("reconciler metrics", () => {
     return createReconcileHandler({
       dynamo,
       settings: () => ({ apiKey: key, apiBase: stripe.url, endpointId, tableName: table, mode: "test" }),
-      registry: exampleHandlers,
+      registry: entitlementHandlers,
       logger: createLogger(),
       metrics: createMetrics("test"),
     });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { HandlerRegistry } from "@stripe-webhooks/core/dispatch";
 import type { QueueSender } from "@stripe-webhooks/core/enqueue";
-import { exampleHandlers } from "@stripe-webhooks/core/handlers";
+import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { getLedgerEntry, type LedgerEntry } from "@stripe-webhooks/core/ledger";
 import { consumerLeaseSeconds, leaseSeconds as webhookLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
@@ -469,7 +469,7 @@ describeEachEngine("queued processing", (engine, definition) => {
     it("defers 429s with a growing delay, uncounted, until every event is processed: none dead-lettered", async () => {
       // One read a second against a burst of six subscriptions, with one counted receive allowed:
       // only deferrals that do not count can get them all through.
-      const h = await harness({ registry: exampleHandlers, maxReceives: 1, rateLimit: { readsPerSecond: 1, burst: 1 } });
+      const h = await harness({ registry: entitlementHandlers, maxReceives: 1, rateLimit: { readsPerSecond: 1, burst: 1 } });
       const events = Array.from({ length: 6 }, (_, index) => {
         const customer = `cus_rate${index}${randomBytes(3).toString("hex")}`;
         const subscription = `sub_rate${index}${randomBytes(3).toString("hex")}`;

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { HandlerRegistry } from "@stripe-webhooks/core/dispatch";
-import { exampleHandlers } from "@stripe-webhooks/core/handlers";
+import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { createLedger, getLedgerEntry, type LedgerEvent } from "@stripe-webhooks/core/ledger";
 import { leaseSeconds, maxBodyBytes } from "@stripe-webhooks/core/limits";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
@@ -55,7 +55,7 @@ function capturing(handler: (event: LambdaFunctionURLEvent) => Promise<unknown>,
 
 // The handler as the deployed entry composes it, over this engine, with a registry of its own to spy on.
 function loadHandler(endpoint: string): Loaded {
-  const handlers: HandlerRegistry = { ...exampleHandlers };
+  const handlers: HandlerRegistry = { ...entitlementHandlers };
   const handler = createWebhookHandler({
     dynamo: new DynamoDBClient({ endpoint, region: testAwsEnvironment.AWS_REGION, credentials: testCredentials }),
     settings: () => ({ webhookSecret: `${secret},${previousSecret}`, tableName, mode: "test", toleranceSeconds: undefined }),
@@ -435,7 +435,7 @@ describe("the deployed entry (packages/functions/src/webhook.ts)", () => {
     const client = engine.client();
     try {
       const { handler } = await import("../src/webhook.ts");
-      const loaded = capturing(handler, exampleHandlers);
+      const loaded = capturing(handler, entitlementHandlers);
       const current = deliver("invoice.paid");
       const rotated = deliver("invoice.paid", { secret: previousSecret });
 

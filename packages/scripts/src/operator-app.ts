@@ -3,7 +3,7 @@ import type Stripe from "stripe";
 import { Resource } from "sst";
 import { createWebhookApp, type WebhookApp } from "@stripe-webhooks/core/app";
 import { ConfigurationError, type StripeMode } from "@stripe-webhooks/core/errors";
-import { exampleHandlers } from "@stripe-webhooks/core/handlers";
+import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import type { WebhookLogger } from "@stripe-webhooks/core/logger";
 import { createStripeClient } from "@stripe-webhooks/core/stripe-api";
 import { createLogger } from "@stripe-webhooks/functions/logger";
@@ -124,7 +124,7 @@ export async function openOperatorApp(options: { dataDir: string; endpoint?: str
     dynamo: ledger.client,
     // The handlers call Stripe with the same key (the entitlements fetch subscriptions).
     settings: () => ({ tableName: ledger.tableName, mode, stripeApiKey: key, stripeApiBase: apiBase }),
-    registry: exampleHandlers,
+    registry: entitlementHandlers,
     logger,
     ledger: { effects: local ? "sequential" : "transaction" },
   });

@@ -1,6 +1,6 @@
 import { isAbsolute, relative } from "node:path";
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
-import { exampleHandlers } from "@stripe-webhooks/core/handlers";
+import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { createLogger } from "@stripe-webhooks/functions/logger";
 import { createWebhookHandler } from "@stripe-webhooks/functions/webhook-handler";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
@@ -274,7 +274,7 @@ async function serve(config: Config, stripeKey: string | undefined): Promise<num
         stripeApiBase: process.env.STRIPE_API_BASE,
         processing: config.processing,
       }),
-      registry: exampleHandlers,
+      registry: entitlementHandlers,
       logger,
       // dynalite has no transactions: staged effects are written one by one there (dev only).
       ledger: { effects: embedded ? ("sequential" as const) : ("transaction" as const) },

@@ -2,7 +2,7 @@ import { ScanCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AppDependencies } from "@stripe-webhooks/core/app";
 import { eventCatalog, type CatalogEventType } from "@stripe-webhooks/core/catalog";
 import type { EventHandler, HandlerContext, HandlerRegistry, HandlerResult } from "@stripe-webhooks/core/dispatch";
-import { exampleHandlers } from "@stripe-webhooks/core/handlers";
+import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { createLogger } from "@stripe-webhooks/functions/logger";
 import { createWebhookHandler } from "@stripe-webhooks/functions/webhook-handler";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
@@ -34,7 +34,7 @@ export function loadLambdaHandler(settings: {
   secrets: readonly string[];
   mode?: "test" | "live";
 }): { invoke: (event: LambdaFunctionURLEvent) => Promise<Answer>; runs: RunLog } {
-  const handlers: HandlerRegistry = { ...exampleHandlers };
+  const handlers: HandlerRegistry = { ...entitlementHandlers };
   const runs = spyOnRegistry(handlers);
   const handler = createWebhookHandler(stageDependencies({ ...settings, registry: handlers }));
   return {
