@@ -118,40 +118,31 @@ export const alarmResources = alarms.map(
  */
 const queueNames = queue && deadLetterQueue ? { queue: queue.nodes.queue.name, deadLetters: deadLetterQueue.nodes.queue.name } : undefined;
 
+/** An alarm on one SQS metric of one queue, at or above `threshold` over five minutes, into the stage's topic. */
+function queueAlarm(name: "DeadLetters" | "OldestQueuedMessage", metricName: string, queueName: $util.Output<string>, threshold: number) {
+  return new aws.cloudwatch.MetricAlarm(`Alarm${name}`, {
+    name: `${$app.name}-${$app.stage}-${name}`,
+    alarmDescription: alarmDescription(name),
+    namespace: "AWS/SQS",
+    metricName,
+    dimensions: { QueueName: queueName },
+    statistic: "Maximum",
+    period: 300,
+    evaluationPeriods: 1,
+    threshold,
+    comparisonOperator: "GreaterThanOrEqualToThreshold",
+    // SQS stops publishing for an idle, empty queue: no data means no message.
+    treatMissingData: "notBreaching",
+    alarmActions: [alarmTopic.arn],
+    okActions: [alarmTopic.arn],
+  });
+}
+
 export const queueAlarms = queueNames
   ? [
-      new aws.cloudwatch.MetricAlarm("AlarmDeadLetters", {
-        name: `${$app.name}-${$app.stage}-DeadLetters`,
-        alarmDescription: alarmDescription("DeadLetters"),
-        namespace: "AWS/SQS",
-        metricName: "ApproximateNumberOfMessagesVisible",
-        dimensions: { QueueName: queueNames.deadLetters },
-        statistic: "Maximum",
-        period: 300,
-        evaluationPeriods: 1,
-        threshold: 1,
-        comparisonOperator: "GreaterThanOrEqualToThreshold",
-        // SQS stops publishing for an idle, empty queue: no data means no message.
-        treatMissingData: "notBreaching",
-        alarmActions: [alarmTopic.arn],
-        okActions: [alarmTopic.arn],
-      }),
-      new aws.cloudwatch.MetricAlarm("AlarmOldestQueuedMessage", {
-        name: `${$app.name}-${$app.stage}-OldestQueuedMessage`,
-        alarmDescription: alarmDescription("OldestQueuedMessage"),
-        namespace: "AWS/SQS",
-        metricName: "ApproximateAgeOfOldestMessage",
-        dimensions: { QueueName: queueNames.queue },
-        statistic: "Maximum",
-        period: 300,
-        evaluationPeriods: 1,
-        // The metric is in seconds.
-        threshold: settings.alarms.oldestQueuedMessageMinutes * 60,
-        comparisonOperator: "GreaterThanOrEqualToThreshold",
-        treatMissingData: "notBreaching",
-        alarmActions: [alarmTopic.arn],
-        okActions: [alarmTopic.arn],
-      }),
+      queueAlarm("DeadLetters", "ApproximateNumberOfMessagesVisible", queueNames.deadLetters, 1),
+      // The metric is in seconds.
+      queueAlarm("OldestQueuedMessage", "ApproximateAgeOfOldestMessage", queueNames.queue, settings.alarms.oldestQueuedMessageMinutes * 60),
     ]
   : [];
 

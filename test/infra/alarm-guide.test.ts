@@ -17,7 +17,7 @@ describe("the alarm guide", () => {
 
   it("covers every alarm infra/monitoring.ts creates, and nothing else", () => {
     const monitoring = readFileSync(join(root, "infra/monitoring.ts"), "utf8");
-    const created = [...monitoring.matchAll(/name: "(\w+)",\n\s+metric:/g), ...monitoring.matchAll(/alarmDescription\("(\w+)"\)/g)].map(
+    const created = [...monitoring.matchAll(/name: "(\w+)",\n\s+metric:/g), ...monitoring.matchAll(/queueAlarm\("(\w+)"/g)].map(
       (match) => match[1],
     );
     expect(created.sort()).toEqual([...alarmNames].sort());

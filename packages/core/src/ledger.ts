@@ -125,9 +125,10 @@ export interface Ledger {
   recordQueued(event: LedgerEvent): Promise<QueueRecordResult>;
   /**
    * Counts one run of a queued event that Stripe's API made back off (`deferrals`), so the
-   * consumer's dead-letter count leaves it out. The event stays claimable.
+   * consumer's dead-letter count leaves it out, and returns the count (undefined when the ledger
+   * has no such event). The event stays claimable.
    */
-  recordDeferral(eventId: string): Promise<void>;
+  recordDeferral(eventId: string): Promise<number | undefined>;
   /**
    * Ends the lease of a claim whose run is known to be gone (the local receiver, restarting on a
    * data directory only it can use, after a kill -9), so the next run may claim the event at once
@@ -378,9 +379,10 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
   }
 
   // Small updates of one attribute or two on an existing entry; a missing entry is left missing.
-  async function annotate(eventId: string, operation: string, update: string, condition: string, values: Item): Promise<void> {
+  // Returns the attributes it set, or undefined when the condition did not hold.
+  async function annotate(eventId: string, operation: string, update: string, condition: string, values: Item): Promise<Item | undefined> {
     try {
-      await client.send(
+      const result = await client.send(
         new UpdateItemCommand({
           TableName: tableName,
           Key: eventKey(eventId),
@@ -388,10 +390,12 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
           ConditionExpression: condition,
           ExpressionAttributeNames: usedNames(`${condition} ${update}`),
           ExpressionAttributeValues: values,
+          ReturnValues: "UPDATED_NEW",
         }),
       );
+      return result.Attributes ?? {};
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return;
+      if (error instanceof ConditionalCheckFailedException) return undefined;
       throw ledgerFailure(operation, "UpdateItem", error);
     }
   }
@@ -410,21 +414,23 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       const result = await conditionalUpdate("queue record", event.id, condition, update, values);
       return result.written ? { kind: "recorded", entry: result.entry } : { kind: "exists", entry: result.entry };
     },
-    recordDeferral(eventId) {
-      return annotate(eventId, "deferral", "SET #deferrals = if_not_exists(#deferrals, :zero) + :one", `attribute_exists(#${attr.pk})`, {
+    async recordDeferral(eventId) {
+      const set = await annotate(eventId, "deferral", "SET #deferrals = if_not_exists(#deferrals, :zero) + :one", `attribute_exists(#${attr.pk})`, {
         ":zero": { N: "0" },
         ":one": { N: "1" },
       });
+      const count = set?.[attr.deferrals]?.N;
+      return count === undefined ? undefined : Number(count);
     },
-    releaseLease(eventId) {
-      return annotate(eventId, "lease release", "SET #leaseExpiresAt = :now", "#status = :processing", {
+    async releaseLease(eventId) {
+      await annotate(eventId, "lease release", "SET #leaseExpiresAt = :now", "#status = :processing", {
         ":now": { N: String(now()) },
         ":processing": { S: "processing" },
       });
     },
-    recordDeadLettered(eventId) {
+    async recordDeadLettered(eventId) {
       // The deferrals are counted afresh: a redriven message starts SQS's receive count at 1 again.
-      return annotate(eventId, "dead-letter record", "SET #deadLetteredAt = :nowIso, #deferrals = :zero", "#status = :failed", {
+      await annotate(eventId, "dead-letter record", "SET #deadLetteredAt = :nowIso, #deferrals = :zero", "#status = :failed", {
         ":nowIso": { S: new Date(now()).toISOString() },
         ":failed": { S: "failed" },
         ":zero": { N: "0" },

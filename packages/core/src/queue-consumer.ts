@@ -155,8 +155,7 @@ export async function deferSkippedRecord(record: Pick<QueueRecord, "body">, app:
 async function deferral(app: WebhookApp, eventId: string): Promise<number> {
   const { ledger } = app.stage();
   try {
-    await ledger.recordDeferral(eventId);
-    return (await ledger.get(eventId))?.deferrals ?? 1;
+    return (await ledger.recordDeferral(eventId)) ?? 1;
   } catch {
     // Without the count the record still comes back; only its dead-letter count may be one high.
     return 1;

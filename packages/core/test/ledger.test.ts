@@ -122,8 +122,9 @@ describeEachEngine("ledger", (engine, definition) => {
     it("resets an event's deferrals when it is marked dead-lettered, so a redrive counts afresh", async () => {
       const event = facts();
       const claim = await ledger.claim(event);
-      await ledger.recordDeferral(event.id);
-      await ledger.recordDeferral(event.id);
+      expect(await ledger.recordDeferral(event.id)).toBe(1);
+      expect(await ledger.recordDeferral(event.id)).toBe(2);
+      expect(await ledger.recordDeferral("evt_neverSeenByTheLedger")).toBeUndefined();
       if (claim.kind !== "claimed") throw new Error("not claimed");
       await ledger.fail(claim.entry, "boom");
 

@@ -24,6 +24,20 @@ export interface QueueControl {
   deadLetter(record: SQSRecord): Promise<void>;
 }
 
+/**
+ * The message a dead-lettered record becomes in the dead-letter queue: its body, group and
+ * deduplication id (the event id), so a second copy of the same record (a consumer that crashed
+ * after the send) falls in the dead-letter queue's own five-minute window and is dropped there.
+ */
+export function deadLetterCopy(record: SQSRecord): { MessageBody: string; MessageGroupId: string; MessageDeduplicationId: string } {
+  const { MessageGroupId, MessageDeduplicationId } = record.attributes;
+  return {
+    MessageBody: record.body,
+    MessageGroupId: MessageGroupId ?? record.messageId,
+    MessageDeduplicationId: MessageDeduplicationId ?? record.messageId,
+  };
+}
+
 /** An SQS batch handler with partial responses. */
 export type QueueConsumerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 

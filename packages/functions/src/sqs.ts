@@ -1,7 +1,7 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { QueueSender } from "@stripe-webhooks/core/enqueue";
 import type { SQSRecord } from "aws-lambda";
-import type { QueueControl } from "./queue-consumer-handler.ts";
+import { deadLetterCopy, type QueueControl } from "./queue-consumer-handler.ts";
 
 /*
  * The stage's SQS queues behind core's two small interfaces: the webhook's and the reconciler's
@@ -32,17 +32,7 @@ export function sqsQueueControl(client: SQSClient, urls: () => { queueUrl: strin
       );
     },
     async deadLetter(record: SQSRecord) {
-      const { MessageGroupId, MessageDeduplicationId } = record.attributes;
-      await client.send(
-        new SendMessageCommand({
-          QueueUrl: urls().deadLetterUrl,
-          MessageBody: record.body,
-          MessageGroupId: MessageGroupId ?? record.messageId,
-          // The dead-letter queue has its own five-minute window: a second copy of the same record
-          // (a consumer that crashed after this send) is then dropped there too.
-          MessageDeduplicationId: MessageDeduplicationId ?? record.messageId,
-        }),
-      );
+      await client.send(new SendMessageCommand({ QueueUrl: urls().deadLetterUrl, ...deadLetterCopy(record) }));
     },
   };
 }

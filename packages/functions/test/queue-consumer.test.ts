@@ -9,6 +9,7 @@ import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { getLedgerEntry, type LedgerEntry } from "@stripe-webhooks/core/ledger";
 import { consumerLeaseSeconds, leaseSeconds as webhookLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
+import { standInQueueControl } from "@stripe-webhooks/scripts/local-queue";
 import { buildEvent, newEventId, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
 import {
   openSqsFifoStandIn,
@@ -22,7 +23,7 @@ import { recordingLogger, type LogLine } from "@stripe-webhooks/testing/recordin
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble, type StripeApiRateLimit } from "@stripe-webhooks/testing/stripe-api-double";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createQueueConsumerHandler, type QueueConsumerHandler, type QueueControl } from "../src/queue-consumer-handler.ts";
+import { createQueueConsumerHandler, type QueueConsumerHandler } from "../src/queue-consumer-handler.ts";
 import { createWebhookHandler } from "../src/webhook-handler.ts";
 
 /*
@@ -128,20 +129,8 @@ describeEachEngine("queued processing", (engine, definition) => {
         await queue.sendMessage(message.input);
       },
     };
-    const control: QueueControl = {
-      changeVisibility: (record, seconds) => queue.changeMessageVisibility(record.receiptHandle, seconds),
-      async deadLetter(record) {
-        const { MessageGroupId, MessageDeduplicationId, ApproximateReceiveCount } = record.attributes;
-        await queue.sendToDeadLetterQueue(
-          {
-            MessageBody: record.body,
-            MessageGroupId: MessageGroupId ?? record.messageId,
-            MessageDeduplicationId: MessageDeduplicationId ?? record.messageId,
-          },
-          Number(ApproximateReceiveCount) || 0,
-        );
-      },
-    };
+    // The receiver's control over the stand-in: what the deployed consumer does on SQS (sqs.ts).
+    const control = standInQueueControl(queue);
     // The consumer's settings as the deployed entry's: no signing secret, no processing mode (it never enqueues).
     const consumerSettings = () => ({ tableName, mode: "test", stripeApiKey: apiKey, stripeApiBase: double.url });
     const settings = () => ({ ...consumerSettings(), webhookSecret: secret, processing: "queued" });

@@ -6,7 +6,7 @@ import type { AppDependencies } from "@stripe-webhooks/core/app";
 import type { QueueSender } from "@stripe-webhooks/core/enqueue";
 import { createLedger, listLedgerEntries } from "@stripe-webhooks/core/ledger";
 import { consumerLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
-import { createQueueConsumerHandler, type QueueControl } from "@stripe-webhooks/functions/queue-consumer-handler";
+import { createQueueConsumerHandler, deadLetterCopy, type QueueControl } from "@stripe-webhooks/functions/queue-consumer-handler";
 import { queueDataPath } from "./data-dir.ts";
 import { openSqsFifoStandIn, type Poller, type SqsFifoStandIn } from "./sqs-fifo-standin.ts";
 
@@ -66,22 +66,7 @@ export async function openLocalQueue(options: { dataDir: string; memory: boolean
       await standIn.sendMessage(message.input);
     },
   };
-  const control: QueueControl = {
-    async changeVisibility(record, seconds) {
-      await standIn.changeMessageVisibility(record.receiptHandle, seconds);
-    },
-    async deadLetter(record) {
-      const { MessageGroupId, MessageDeduplicationId, ApproximateReceiveCount } = record.attributes;
-      await standIn.sendToDeadLetterQueue(
-        {
-          MessageBody: record.body,
-          MessageGroupId: MessageGroupId ?? record.messageId,
-          MessageDeduplicationId: MessageDeduplicationId ?? record.messageId,
-        },
-        Number(ApproximateReceiveCount) || 0,
-      );
-    },
-  };
+  const control = standInQueueControl(standIn);
 
   return {
     sender,
@@ -102,6 +87,18 @@ export async function openLocalQueue(options: { dataDir: string; memory: boolean
       await poller?.stop();
       await standIn.close();
       if (options.memory) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The consumer's calls on the stand-in, as `sqs.ts` makes them on SQS. */
+export function standInQueueControl(standIn: SqsFifoStandIn): QueueControl {
+  return {
+    async changeVisibility(record, seconds) {
+      await standIn.changeMessageVisibility(record.receiptHandle, seconds);
+    },
+    async deadLetter(record) {
+      await standIn.sendToDeadLetterQueue(deadLetterCopy(record), Number(record.attributes.ApproximateReceiveCount) || 0);
     },
   };
 }
