@@ -129,6 +129,10 @@ describe("Ctrl+C in a terminal (SIGINT to the process group) during a burst", ()
     stuck.write(payload.slice(0, 50));
     await connected;
     await receiver.waitFor(/^ready /m);
+    // The stuck request must be in the receiver's hands before the first Ctrl+C, not only in the
+    // kernel's accept queue: connections are taken in order, so one answered after it means it was.
+    const later = await fetch(`${new URL(receiver.url).origin}/`, { method: "POST" });
+    expect(later.status).toBe(404);
 
     receiver.signalGroup("SIGINT");
     await receiver.waitFor(/SIGINT: finishing in-flight requests/);
