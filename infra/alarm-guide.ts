@@ -62,7 +62,7 @@ export const alarmGuide: Record<AlarmName, AlarmGuide> = {
   OldestQueuedMessage: {
     fires: "the queue's oldest message is older than `alarms.oldestQueuedMessageMinutes` (15 by default)",
     action:
-      "the consumer is failing to start, throttled (`maxConcurrency`), or one customer's event keeps failing and holds its group: see the consumer's logs and `npm run events -- --status queued`",
+      "the consumer is failing to start, held to its pace (`maxConcurrency`, `stripeRequestsPerSecond`: a backlog drains at that rate), or one customer's event keeps failing and holds its group: see the consumer's logs and `npm run events -- --status queued`",
   },
 };
 

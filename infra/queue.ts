@@ -1,4 +1,9 @@
-import { consumerLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
+import {
+  backstopReceivesAboveConsumer,
+  consumerLeaseSeconds,
+  consumerRequestsPerSecond,
+  queueVisibilityTimeoutSeconds,
+} from "@stripe-webhooks/core/limits";
 import { settings } from "./preflight";
 import { stripeApiKey } from "./stripe";
 import { ledger } from "./table";
@@ -14,15 +19,8 @@ import { ledger } from "./table";
 // a shorter retention there would cut the time an operator has to redrive it.
 const retentionSeconds = 14 * 24 * 60 * 60;
 
-// SQS's own receive count is only a backstop, for a consumer that cannot count for itself (it
-// fails to start, or times out). The consumer dead-letters an event after `maxReceives` failed
-// handler runs, but SQS also counts the receives that ran nothing: a rate-limit deferral, and a
-// record returned unprocessed behind a failed one of its message group. A backstop at
-// `maxReceives` would dead-letter events that never failed, so it sits this far above it.
-const backstopReceivesAboveConsumer = 20;
-
 function createQueuedProcessing() {
-  const { consumerTimeoutSeconds, maxConcurrency, maxReceives } = settings.queue;
+  const { consumerTimeoutSeconds, maxConcurrency, maxReceives, stripeRequestsPerSecond } = settings.queue;
 
   const deadLetterQueue = new sst.aws.Queue("WebhookDeadLetterQueue", {
     fifo: { contentBasedDeduplication: false },
@@ -75,6 +73,8 @@ function createQueuedProcessing() {
         STRIPE_MODE: settings.mode,
         QUEUE_MAX_RECEIVES: String(maxReceives),
         LEASE_SECONDS: String(consumerLeaseSeconds(consumerTimeoutSeconds)),
+        // Each instance's share of the stage's budget: at most maxConcurrency run at once.
+        STRIPE_REQUESTS_PER_SECOND: String(consumerRequestsPerSecond(stripeRequestsPerSecond, maxConcurrency)),
       },
       logging: { retention: settings.logRetention, format: "json" },
     },

@@ -75,13 +75,22 @@ export interface QueueSettings {
   consumerTimeoutSeconds: number;
   /**
    * How many consumer instances may run at once (the event source mapping's maximum
-   * concurrency; Lambda's minimum is 2). It caps the handlers' calls to Stripe's API: the example
-   * handlers read Stripe at most once per event and a FIFO batch is processed one record at a
-   * time, so one instance makes at most about one read per fetch latency (about 10 per second at
-   * 100 ms). Stripe allows 25 reads per second in test mode and 100 in live mode, hence 2 and 10.
-   * Raise it only with handlers that call Stripe less, or with a higher limit from Stripe.
+   * concurrency; Lambda's minimum is 2): how many customers' events are processed side by side.
+   * It does not set the pace of Stripe requests (`stripeRequestsPerSecond` does), but it must be
+   * large enough to use that pace: an instance processes its batch one record at a time, so it
+   * makes at most one request per request latency. At a latency of 200 ms an instance makes at
+   * most 5 requests per second, hence 5 instances for 20 per second and 20 for 80.
    */
   maxConcurrency: number;
+  /**
+   * The Stripe API requests per second all consumer instances may make together, reads and
+   * writes each (Stripe counts them apart). Each instance paces its own client at this divided by
+   * `maxConcurrency`, so the consumers keep within it whatever a request's latency, and a burst
+   * of renewals queues up instead of meeting 429s. The presets take four fifths of Stripe's limit
+   * for the mode (25 per second in test mode, 100 in live), leaving a fifth to the account's other
+   * callers: the reconciler, replay, and your own servers, which share the same limit.
+   */
+  stripeRequestsPerSecond: number;
   /**
    * How many times the consumer runs an event's handler and sees it fail before moving the
    * event to the dead-letter queue. A Stripe rate limit or connection error does not count: the
@@ -159,8 +168,8 @@ const presets: Record<"production" | "preview" | "development", StageSettings> =
   production: {
     mode: "live",
     processing: "queued",
-    // Live mode: Stripe allows 100 reads per second (QueueSettings.maxConcurrency says how).
-    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 10, maxReceives: 5 },
+    // Live mode: Stripe allows 100 requests per second (QueueSettings says how these derive).
+    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 20, stripeRequestsPerSecond: 80, maxReceives: 5 },
     region: defaultRegion,
     // Set the production domain here (e.g. "webhooks.example.com") once its hosted zone exists.
     domain: undefined,
@@ -178,8 +187,8 @@ const presets: Record<"production" | "preview" | "development", StageSettings> =
   preview: {
     mode: "test",
     processing: "queued",
-    // Test mode: Stripe allows 25 reads per second (QueueSettings.maxConcurrency says how).
-    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 2, maxReceives: 5 },
+    // Test mode: Stripe allows 25 requests per second (QueueSettings says how these derive).
+    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 5, stripeRequestsPerSecond: 20, maxReceives: 5 },
     region: defaultRegion,
     endpoint: { kind: "shared" },
     // Lambda@Edge replicas make every `sst remove` of a stage wait for them; previews come and go.
@@ -193,8 +202,8 @@ const presets: Record<"production" | "preview" | "development", StageSettings> =
   development: {
     mode: "test",
     processing: "queued",
-    // Test mode: Stripe allows 25 reads per second (QueueSettings.maxConcurrency says how).
-    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 2, maxReceives: 5 },
+    // Test mode: Stripe allows 25 requests per second (QueueSettings says how these derive).
+    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 5, stripeRequestsPerSecond: 20, maxReceives: 5 },
     region: defaultRegion,
     endpoint: { kind: "managed", apiVersions: testEndpointApiVersions },
     protection: "none",
@@ -335,7 +344,7 @@ export function stageSettingsProblems(
 /** What is wrong with the queue settings: checked for inline stages too, so switching modes is a one-word change. */
 function queueProblems(queue: QueueSettings | undefined): string[] {
   if (typeof queue !== "object" || queue === null) {
-    return ["queue must be { consumerTimeoutSeconds, maxConcurrency, maxReceives }."];
+    return ["queue must be { consumerTimeoutSeconds, maxConcurrency, stripeRequestsPerSecond, maxReceives }."];
   }
   const problems: string[] = [];
   // Lambda's longest timeout is 900 s; below 30 s the consumer would be barely longer than the webhook's own timeout.
@@ -345,6 +354,11 @@ function queueProblems(queue: QueueSettings | undefined): string[] {
   // The event source mapping's bounds for maximum concurrency.
   if (!isWholeNumber(queue.maxConcurrency, 2, 1000)) {
     problems.push(`queue.maxConcurrency must be a whole number from 2 to 1,000 (Lambda's bounds for an SQS event source), not ${String(queue.maxConcurrency)}.`);
+  }
+  // Stripe raises an account's limits on request; the upper bound only catches a typo (a misplaced zero).
+  const pace = queue.stripeRequestsPerSecond;
+  if (typeof pace !== "number" || !Number.isFinite(pace) || pace <= 0 || pace > 10_000) {
+    problems.push(`queue.stripeRequestsPerSecond must be a number above 0 and at most 10,000, not ${String(pace)}.`);
   }
   // SQS's own receive count is set above this as a backstop, within its limit of 1,000.
   if (!isWholeNumber(queue.maxReceives, 1, 100)) {

@@ -40,6 +40,8 @@ export interface RenewalRunOptions {
   readsPerSecond: number;
   /** The consumer's maximum concurrency (queued mode). */
   maxConcurrency: number;
+  /** Each consumer's pace of Stripe requests (queued mode), as infra sets it; unset, unpaced. */
+  consumerRequestsPerSecond?: number;
   stripeLatencyMs: number;
   createdSecondsAgo: number;
   seed: number;
@@ -136,7 +138,8 @@ export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun
     const renewal = renewalScenario(double, { customers: options.customers, seed: options.seed, createdSecondsAgo: options.createdSecondsAgo });
     const tallies = newTallies();
     const client = () => {
-      const made = options.engine.client();
+      // Configured as the deployed functions configure theirs.
+      const made = options.engine.client({ cacheMiddleware: true });
       countDynamo(made, tallies);
       clients.push(made);
       return made;
@@ -179,26 +182,36 @@ export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun
           );
         },
       };
-      const consumer = createQueueConsumerHandler({
+      // Lambda runs one batch at a time per instance, each instance with its own clients (and so
+      // its own pace of Stripe requests): a pool of `maxConcurrency` instances, one per batch.
+      const instance = () => createQueueConsumerHandler({
         dynamo: client(),
         // As the deployed consumer: it processes what it is given, it never enqueues.
-        settings: () => ({ ...settings(), processing: undefined }),
+        settings: () => ({
+          ...settings(),
+          processing: undefined,
+          ...(options.consumerRequestsPerSecond === undefined ? {} : { stripeRequestsPerSecond: String(options.consumerRequestsPerSecond) }),
+        }),
         registry: entitlementHandlers,
         logger,
         ledger: { ...ledger, leaseSeconds },
         control,
         consumer: () => ({ maxReceives, leaseSeconds }),
       });
+      const idle = Array.from({ length: options.maxConcurrency }, instance);
       // Lambda's pollers long-poll, so a message that becomes visible is taken at once; the
       // stand-in's driver looks again after this wait instead.
       return standIn.startPolling(
         async (event, context) => {
+          const consumer = idle.pop();
+          if (!consumer) throw new Error("The stand-in ran more batches at once than its maxConcurrency.");
           const started = performance.now();
           try {
             return await consumer(event, context);
           } finally {
             consumerMs += performance.now() - started;
             consumerInvocations += 1;
+            idle.push(consumer);
           }
         },
         { maxConcurrency: options.maxConcurrency, idleWaitMs: 50, onError: () => undefined },

@@ -2,6 +2,8 @@ import { defineMeasurement } from "../shared/measurement.ts";
 import { pairedRatios, summarize, type Summary } from "../shared/stats.ts";
 import { amount, number, ratio, spread, verdict, type Row } from "../shared/table.ts";
 import { runRenewal, type ProcessingMode, type RenewalRun } from "./burst.ts";
+import { consumerRequestsPerSecond } from "@stripe-webhooks/core/limits";
+import { stageSettings } from "../../infra/stage.ts";
 import { awsPrices, costPerMillion } from "./prices.ts";
 
 /*
@@ -11,15 +13,15 @@ import { awsPrices, costPerMillion } from "./prices.ts";
  * ten). Ratios between the modes are taken round by round.
  */
 
-/** Stripe's read limits per second, with the consumer concurrency the stage presets give each mode. */
+/** Stripe's limits per second, each with the consumer settings of a stage preset of that mode. */
 const limits = [
-  { readsPerSecond: 25, maxConcurrency: 2, stripeMode: "test" },
-  { readsPerSecond: 100, maxConcurrency: 10, stripeMode: "live" },
+  { readsPerSecond: 25, preset: "development", queue: stageSettings("development").queue },
+  { readsPerSecond: 100, preset: "production", queue: stageSettings("production").queue },
 ] as const;
 
 const modes: readonly ProcessingMode[] = ["inline", "queued"];
 
-/** What the stage presets' maxConcurrency was derived with (infra/stage.ts): one Stripe read takes about this long. */
+/** What the stage presets' maxConcurrency was derived with (infra/stage.ts): one Stripe read takes about this long (at most). */
 const stripeLatencyMs = 100;
 /** The events were created this long before their deliveries: the backlog a renewal run leaves. */
 const createdSecondsAgo = 60;
@@ -28,6 +30,8 @@ const concurrency = 32;
 export interface RenewalLimitResults {
   readsPerSecond: number;
   maxConcurrency: number;
+  /** The consumers' budget of Stripe requests per second (the preset's stripeRequestsPerSecond). */
+  budgetPerSecond: number;
   runs: Record<ProcessingMode, RenewalRun[]>;
   /** Per round: queued p99 answer ÷ inline's. */
   p99QueuedToInline: Summary;
@@ -76,7 +80,7 @@ function rowsFor(result: RenewalLimitResults, customers: number, rounds: number)
     runs[mode].every((run) => run.drainMs !== null)
       ? spread(summarize(drainRatios(mode)), two)
       : `– (${spread(of(mode, (run) => run.events - run.processed), whole)} events unprocessed, left to Stripe's retries)`;
-  const title = `Renewal burst at ${rate} reads/s (${result.maxConcurrency} consumers)`;
+  const title = `Renewal burst at ${rate} reads/s (${result.maxConcurrency} consumers sharing ${result.budgetPerSecond} requests/s)`;
   return [
     {
       section: 8,
@@ -149,8 +153,10 @@ export const renewal = defineMeasurement({
   method: `**8 Renewal burst** (\`bench/renewal/\`). Inline and queued processing side by side, in this process: the webhook
   handler as the Lambda entry builds it (\`createWebhookHandler\`), invoked with the function URL event of each signed
   delivery, ${concurrency} at a time; queued, it sends into the SQS FIFO stand-in (\`packages/scripts/src/sqs-fifo-standin.ts\`),
-  whose polling driver runs the deployed consumer adapter (\`createQueueConsumerHandler\`) with the stage presets'
-  maximum concurrency (2 consumers against the test-mode limit, 10 against the live one). The example handlers read
+  whose polling driver runs the deployed consumer adapter (\`createQueueConsumerHandler\`) as the stage presets deploy
+  it: at most \`maxConcurrency\` instances at once (a pool of that many, each with its own clients and one batch at a
+  time, as Lambda runs them), each pacing its Stripe requests at its share of \`stripeRequestsPerSecond\` (the development
+  preset against the test-mode limit, the production one against the live limit). The example handlers read
   the test kit's Stripe API double through the real \`stripe\` SDK; the double enforces the read limit (a token bucket
   the size of one second's reads) and a proxy in front of it answers each request ${stripeLatencyMs} ms later, the
   read time the presets' concurrency was derived with. Each customer's subscription renewed: two
@@ -183,7 +189,8 @@ export const renewal = defineMeasurement({
               customers,
               concurrency,
               readsPerSecond: limit.readsPerSecond,
-              maxConcurrency: limit.maxConcurrency,
+              maxConcurrency: limit.queue.maxConcurrency,
+              consumerRequestsPerSecond: consumerRequestsPerSecond(limit.queue.stripeRequestsPerSecond, limit.queue.maxConcurrency),
               stripeLatencyMs,
               createdSecondsAgo,
               seed: 1000 * limit.readsPerSecond + round + 1,
@@ -196,7 +203,8 @@ export const renewal = defineMeasurement({
       const p99 = (mode: ProcessingMode) => runs[mode].map((run) => run.answerP99Ms);
       results.push({
         readsPerSecond: limit.readsPerSecond,
-        maxConcurrency: limit.maxConcurrency,
+        maxConcurrency: limit.queue.maxConcurrency,
+        budgetPerSecond: limit.queue.stripeRequestsPerSecond,
         runs,
         p99QueuedToInline: summarize(pairedRatios(p99("queued"), p99("inline"))),
         costPerMillion: { inline: summarize(runs.inline.map(cost)), queued: summarize(runs.queued.map(cost)) },

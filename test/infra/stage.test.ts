@@ -51,10 +51,15 @@ describe("queued processing settings", () => {
     }
   });
 
-  it("keep the consumers under Stripe's read limit of the stage's mode: 2 at once in test mode, 10 in live mode", () => {
-    expect(stageSettings("production").queue.maxConcurrency).toBe(10);
-    expect(stageSettings("pr-12").queue.maxConcurrency).toBe(2);
-    expect(stageSettings("alice").queue.maxConcurrency).toBe(2);
+  it("give the consumers four fifths of Stripe's limit for the stage's mode (25/s test, 100/s live), shared by enough instances to use it at 200 ms a request", () => {
+    const limit = { test: 25, live: 100 } as const;
+    for (const stage of ["production", "pr-12", "alice"]) {
+      const { mode, queue } = stageSettings(stage);
+      expect(queue.stripeRequestsPerSecond, stage).toBe((limit[mode] * 4) / 5);
+      expect(queue.maxConcurrency * (1000 / 200), stage).toBeGreaterThanOrEqual(queue.stripeRequestsPerSecond);
+    }
+    expect(stageSettings("production").queue).toMatchObject({ maxConcurrency: 20, stripeRequestsPerSecond: 80 });
+    expect(stageSettings("alice").queue).toMatchObject({ maxConcurrency: 5, stripeRequestsPerSecond: 20 });
   });
 
   it("accept an inline stage", () => {
@@ -65,7 +70,7 @@ describe("queued processing settings", () => {
     const settings = {
       ...stageSettings("alice"),
       processing: "batch",
-      queue: { consumerTimeoutSeconds: 901, maxConcurrency: 1, maxReceives: 0 },
+      queue: { consumerTimeoutSeconds: 901, maxConcurrency: 1, stripeRequestsPerSecond: 0, maxReceives: 0 },
       alarms: { invalidSignaturesPer5Minutes: 20, oldestQueuedMessageMinutes: 0 },
     } as unknown as StageSettings;
     expect(stageSettingsProblems("alice", settings)).toEqual([
@@ -73,6 +78,7 @@ describe("queued processing settings", () => {
       'processing must be "queued" or "inline", not "batch".',
       "queue.consumerTimeoutSeconds must be a whole number from 30 to 900, not 901.",
       "queue.maxConcurrency must be a whole number from 2 to 1,000 (Lambda's bounds for an SQS event source), not 1.",
+      "queue.stripeRequestsPerSecond must be a number above 0 and at most 10,000, not 0.",
       "queue.maxReceives must be a whole number from 1 to 100, not 0.",
     ]);
   });
@@ -83,10 +89,13 @@ describe("queued processing settings", () => {
     expect(queue({ consumerTimeoutSeconds: 29 })).toEqual([expect.stringContaining("queue.consumerTimeoutSeconds")]);
     expect(queue({ consumerTimeoutSeconds: 60.5 })).toEqual([expect.stringContaining("queue.consumerTimeoutSeconds")]);
     expect(queue({ maxConcurrency: 1001 })).toEqual([expect.stringContaining("queue.maxConcurrency")]);
+    expect(queue({ stripeRequestsPerSecond: 10_001 })).toEqual([expect.stringContaining("queue.stripeRequestsPerSecond")]);
+    expect(queue({ stripeRequestsPerSecond: "20" })).toEqual([expect.stringContaining("queue.stripeRequestsPerSecond")]);
+    expect(queue({ stripeRequestsPerSecond: 2.5 })).toEqual([]);
     expect(queue({ maxReceives: 101 })).toEqual([expect.stringContaining("queue.maxReceives")]);
     expect(queue({ maxReceives: "5" })).toEqual([expect.stringContaining("queue.maxReceives")]);
     const withoutQueue = { ...stageSettings("alice"), queue: undefined } as unknown as StageSettings;
-    expect(stageSettingsProblems("alice", withoutQueue)).toEqual(["queue must be { consumerTimeoutSeconds, maxConcurrency, maxReceives }."]);
+    expect(stageSettingsProblems("alice", withoutQueue)).toEqual(["queue must be { consumerTimeoutSeconds, maxConcurrency, stripeRequestsPerSecond, maxReceives }."]);
   });
 });
 

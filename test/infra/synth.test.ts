@@ -627,7 +627,7 @@ describe("queued processing (every preset's default)", () => {
   const consumerHandler = "packages/functions/src/queue-consumer.handler";
 
   for (const [preset, { result, stage, settings }] of Object.entries(presets)) {
-    const { consumerTimeoutSeconds, maxConcurrency, maxReceives } = settings.queue;
+    const { consumerTimeoutSeconds, maxConcurrency, maxReceives, stripeRequestsPerSecond } = settings.queue;
 
     it(`${preset}: a FIFO queue and a FIFO dead-letter queue, deduplicated by the sender's id, redriving after SQS's backstop count`, () => {
       expectCompleted(result());
@@ -654,13 +654,14 @@ describe("queued processing (every preset's default)", () => {
       expect(visibility).toBeGreaterThan(consumerLeaseSeconds(consumerTimeoutSeconds));
     });
 
-    it(`${preset}: the consumer runs on Node.js arm64 with minutes to work, its lease and receive count in its environment`, () => {
+    it(`${preset}: the consumer runs on Node.js arm64 with minutes to work, its lease, receive count and share of the Stripe budget in its environment`, () => {
       const consumer = named(result(), functionType, consumerResourceName(result(), functionType));
       expect(consumer).toMatchObject({ runtime: "nodejs24.x", architectures: ["arm64"], memorySize: 512, timeout: consumerTimeoutSeconds });
       expect((consumer.environment as { variables: Record<string, string> }).variables).toMatchObject({
         STRIPE_MODE: settings.mode,
         QUEUE_MAX_RECEIVES: String(maxReceives),
         LEASE_SECONDS: String(consumerLeaseSeconds(consumerTimeoutSeconds)),
+        STRIPE_REQUESTS_PER_SECOND: String(stripeRequestsPerSecond / maxConcurrency),
       });
       const retention = { "1 week": 7, "1 month": 30, "3 months": 90, "1 year": 365 }[settings.logRetention];
       const groups = all(result(), "aws:cloudwatch/logGroup:LogGroup");

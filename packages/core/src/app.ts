@@ -43,6 +43,12 @@ export interface AppSettings {
   stripeApiBase?: string | undefined;
   /** `queued` (the deliveries go through the stage's queue) or `inline`; `inline` when unset. */
   processing?: string | undefined;
+  /**
+   * `STRIPE_REQUESTS_PER_SECOND`: this container's share of the stage's Stripe rate limit, reads
+   * and writes each (the queue consumer's; infra divides the stage's budget by the consumers'
+   * maximum concurrency). Unset, the handlers' requests are not paced.
+   */
+  stripeRequestsPerSecond?: string | undefined;
 }
 
 /** How a stage processes what its webhook receives (README, "Processing: queued or inline"). */
@@ -99,6 +105,14 @@ export function loadProcessingMode(raw: string | undefined): ProcessingMode {
   if (raw === undefined || raw === "" || raw === "inline") return "inline";
   if (raw === "queued") return "queued";
   throw new ConfigurationError(`PROCESSING_MODE must be "queued" or "inline", not "${raw.slice(0, 20)}".`);
+}
+
+/** Reads `STRIPE_REQUESTS_PER_SECOND`: unset or empty for no pacing, else a positive number. */
+export function loadRequestsPerSecond(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (Number.isFinite(value) && value > 0) return value;
+  throw new ConfigurationError(`STRIPE_REQUESTS_PER_SECOND must be a positive number, not "${raw.slice(0, 20)}".`);
 }
 
 /**
@@ -161,10 +175,12 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
     if (!raw.stripeApiKey) {
       throw new ConfigurationError("Handlers have no Stripe API key: set the StripeApiKey secret for this stage.");
     }
+    const pace = loadRequestsPerSecond(raw.stripeRequestsPerSecond);
     client = createStripeClient({
       apiKey: raw.stripeApiKey,
       expectedMode: mode,
       ...(raw.stripeApiBase ? { apiBase: raw.stripeApiBase } : {}),
+      ...(pace === undefined ? {} : { requestsPerSecond: pace }),
     });
     return client;
   }

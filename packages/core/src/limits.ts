@@ -83,3 +83,28 @@ function lambdaTimeout(timeoutSeconds: number): number {
   if (Number.isInteger(timeoutSeconds) && timeoutSeconds >= 1 && timeoutSeconds <= 900) return timeoutSeconds;
   throw new RangeError(`A Lambda timeout is a whole number of seconds from 1 to 900, not ${String(timeoutSeconds)}.`);
 }
+
+/**
+ * The pace of Stripe requests (per second, reads and writes each) one consumer instance keeps:
+ * the stage's budget for all its consumers divided by how many may run at once, so together they
+ * stay within the budget whatever a request's latency. A process that serves several batches at
+ * once through one client (the local receiver) paces that client at the whole budget instead.
+ */
+export function consumerRequestsPerSecond(budgetPerSecond: number, maxConcurrency: number): number {
+  if (!(Number.isFinite(budgetPerSecond) && budgetPerSecond > 0)) {
+    throw new RangeError(`A budget of Stripe requests is a positive number per second, not ${String(budgetPerSecond)}.`);
+  }
+  if (!(Number.isInteger(maxConcurrency) && maxConcurrency >= 1)) {
+    throw new RangeError(`A maximum concurrency is a whole number of at least 1, not ${String(maxConcurrency)}.`);
+  }
+  return budgetPerSecond / maxConcurrency;
+}
+
+/**
+ * How far above the consumer's own `maxReceives` SQS's receive count moves a message to the
+ * dead-letter queue. SQS also counts the receives that ran nothing (a rate-limit deferral, a
+ * record returned unprocessed behind a failed one of its message group), so a backstop at
+ * `maxReceives` would dead-letter events that never failed; this one only moves a message the
+ * consumer could not count for itself (it fails to start, or times out).
+ */
+export const backstopReceivesAboveConsumer = 20;

@@ -10,6 +10,7 @@ import {
   type StripeCallFacts,
   type StripeMode,
 } from "./errors.ts";
+import { createPacer } from "./pace.ts";
 import { stripeApiVersion } from "./stripe-version.ts";
 
 /*
@@ -62,6 +63,11 @@ export interface StripeClientOptions {
   timeoutMs?: number;
   /** Reported in `appInfo` next to {@link stripeAppName}, e.g. the deployed build's version. */
   appVersion?: string;
+  /**
+   * Paces this client's requests: reads (GET) and writes each at most this many per second, as
+   * Stripe counts its limits. Unset, requests go out as they are made.
+   */
+  requestsPerSecond?: number;
 }
 
 const apiKeyPattern = /^(sk|rk)_(test|live)_[0-9A-Za-z]+$/;
@@ -150,6 +156,10 @@ export function createStripeClient(options: StripeClientOptions): Stripe {
   checkWholeNumber("maxNetworkRetries", maxNetworkRetries, 0);
   checkWholeNumber("timeoutMs", timeout, 1);
   const address = options.apiBase === undefined ? {} : parseApiBase(options.apiBase);
+  const pace = options.requestsPerSecond;
+  if (pace !== undefined && !(Number.isFinite(pace) && pace > 0)) {
+    throw new ConfigurationError(`Stripe client requestsPerSecond must be a positive number; got ${pace}.`);
+  }
 
   return new Stripe(options.apiKey, {
     // stripe-version.ts exports the endpoint's version as a plain string; the SDK's config type
@@ -162,7 +172,27 @@ export function createStripeClient(options: StripeClientOptions): Stripe {
       ...(options.appVersion === undefined ? {} : { version: options.appVersion }),
     },
     ...address,
+    ...(pace === undefined ? {} : { httpClient: pacedHttpClient(pace) }),
   });
+}
+
+/**
+ * An HTTP client for the `stripe` SDK that passes each request to `inner` (the SDK's own Node
+ * client by default) once its kind has a free slot: reads (GET) and writes each at most
+ * `perSecond`, evenly spaced, as Stripe counts its limits apart. The wait comes before the
+ * attempt, so the SDK's per-attempt timeout does not count it, and each of the SDK's retries
+ * waits for its own slot like any request.
+ */
+export function pacedHttpClient(perSecond: number, inner: Stripe.HttpClient = Stripe.createNodeHttpClient()): Stripe.HttpClient {
+  const reads = createPacer(perSecond);
+  const writes = createPacer(perSecond);
+  return {
+    getClientName: () => inner.getClientName(),
+    async makeRequest(host, port, path, method, headers, requestData, protocol, timeout) {
+      await (method === "GET" ? reads : writes)();
+      return inner.makeRequest(host, port, path, method, headers, requestData, protocol, timeout);
+    },
+  };
 }
 
 /**

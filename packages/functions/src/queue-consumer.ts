@@ -19,6 +19,7 @@ export const handler = createQueueConsumerHandler({
     mode: process.env.STRIPE_MODE,
     stripeApiKey: Resource.StripeApiKey.value,
     stripeApiBase: process.env.STRIPE_API_BASE,
+    stripeRequestsPerSecond: process.env.STRIPE_REQUESTS_PER_SECOND,
   }),
   // The lease covers the consumer's timeout, not the webhook's (infra derives both).
   ledger: { leaseSeconds: Number(process.env.LEASE_SECONDS) || undefined },

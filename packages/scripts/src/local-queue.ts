@@ -5,7 +5,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AppDependencies } from "@stripe-webhooks/core/app";
 import type { QueueSender } from "@stripe-webhooks/core/enqueue";
 import { createLedger, listLedgerEntries } from "@stripe-webhooks/core/ledger";
-import { consumerLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
+import { backstopReceivesAboveConsumer, consumerLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import { createQueueConsumerHandler, deadLetterCopy, type QueueControl } from "@stripe-webhooks/functions/queue-consumer-handler";
 import { queueDataPath } from "./data-dir.ts";
 import { openSqsFifoStandIn, type Poller, type SqsFifoStandIn } from "./sqs-fifo-standin.ts";
@@ -20,12 +20,14 @@ import { openSqsFifoStandIn, type Poller, type SqsFifoStandIn } from "./sqs-fifo
 /** The presets' consumer timeout: the lease and the visibility timeout derive from it, as in infra. */
 export const localConsumerTimeoutSeconds = 300;
 /** The test-mode presets' maximum concurrency: consumer batches in progress at once. */
-export const localMaxConcurrency = 2;
+export const localMaxConcurrency = 5;
+/**
+ * The test-mode presets' budget of Stripe requests per second for the consumers. Here every
+ * batch goes through one app and so one Stripe client, which is paced at the whole budget.
+ */
+export const localStripeRequestsPerSecond = 20;
 /** Failed handler runs after which the consumer dead-letters an event (the presets' maxReceives). */
 export const localMaxReceives = 5;
-// infra/queue.ts's backstop: SQS's own receive count also counts deferrals and records held back
-// behind a failed one, so it only moves a message the consumer could not count for itself.
-const backstopReceivesAboveConsumer = 20;
 
 export interface LocalQueue {
   /** The webhook's (and the reconciler's) send, into the stand-in. */
@@ -77,6 +79,7 @@ export async function openLocalQueue(options: { dataDir: string; memory: boolean
     startConsumer(deps) {
       const handler = createQueueConsumerHandler({
         ...deps,
+        settings: () => ({ ...deps.settings(), stripeRequestsPerSecond: String(localStripeRequestsPerSecond) }),
         ledger: { ...deps.ledger, leaseSeconds: localConsumerLeaseSeconds },
         control,
         consumer: () => ({ maxReceives: localMaxReceives, leaseSeconds: localConsumerLeaseSeconds }),

@@ -15,7 +15,7 @@ import {
   writeReceiverState,
 } from "./data-dir.ts";
 import { openEmbeddedLedger } from "./embedded-ledger.ts";
-import { localMaxConcurrency, openLocalQueue, queuedWithoutMessage, releaseAbandonedClaims, type LocalQueue } from "./local-queue.ts";
+import { localMaxConcurrency, localStripeRequestsPerSecond, openLocalQueue, queuedWithoutMessage, releaseAbandonedClaims, type LocalQueue } from "./local-queue.ts";
 import { functionTimeoutMs } from "./lambda-context.ts";
 import { dynamoClient, ensureLedgerTable, startDynalite } from "./local-dynamo.ts";
 import { configureHandlerLogLevel, readConfig, type Config } from "./receiver-config.ts";
@@ -61,7 +61,8 @@ function processingLines(queue: LocalQueue | undefined): string {
   const where = queue.persisted ? `journal in ${show(queue.dir)}` : "journal in a temporary directory (--memory), gone at exit";
   return (
     "  Processing      queued: the webhook records an event queued and answers 200; the deployed queue\n" +
-    `                  consumer (createQueueConsumerHandler) runs it, ${localMaxConcurrency} batches at a time (--inline: in the request)\n` +
+    `                  consumer (createQueueConsumerHandler) runs it, ${localMaxConcurrency} batches at a time, its Stripe\n` +
+    `                  requests paced at ${localStripeRequestsPerSecond}/s as a test-mode stage's (--inline: in the request)\n` +
     `  Queue           SQS FIFO stand-in, ${where}; a stand-in because no SQS emulator installs\n` +
     "                  from the package registries reachable here. Dead letters: npm run redrive"
   );

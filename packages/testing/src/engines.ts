@@ -9,6 +9,7 @@ import {
   ListTablesCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
+  type DynamoDBClientConfig,
 } from "@aws-sdk/client-dynamodb";
 import { ledgerCreateTableInput, ledgerTimeToLive } from "@stripe-webhooks/core/ledger-table";
 
@@ -34,8 +35,8 @@ export interface Engine {
    * DynamoDB and DynamoDB Local do; dynalite ignores the option, so the ledger falls back to a read.
    */
   returnsItemOnConditionFailure: boolean;
-  /** A new client for this engine. */
-  client(): DynamoDBClient;
+  /** A new client for this engine; `config` adds to its settings (e.g. `cacheMiddleware`, as the deployed functions set it). */
+  client(config?: DynamoDBClientConfig): DynamoDBClient;
   /** Creates a fresh ledger table (with TTL where the engine supports it) and returns its name. */
   createLedgerTable(name?: string): Promise<string>;
   stop(): Promise<void>;
@@ -186,8 +187,9 @@ function engine(
   features: { returnsItemOnConditionFailure: boolean; timeToLive: boolean },
   stop: () => Promise<void>,
 ): Engine {
-  const client = () =>
+  const client = (config: DynamoDBClientConfig = {}) =>
     new DynamoDBClient({
+      ...config,
       endpoint,
       region: testAwsEnvironment.AWS_REGION,
       credentials: {
