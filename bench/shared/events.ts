@@ -1,7 +1,7 @@
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
-import { buildableTypes, buildEvent, newEventId, signPayload } from "@stripe-webhooks/scripts/stripe-events";
-import { toFunctionUrlEvent } from "../../packages/scripts/src/function-url.ts";
+import { buildableTypes, buildEvent, newEventId, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
+import { toFunctionUrlEvent } from "../../packages/scripts/src/receiver/function-url.ts";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 
 /*

@@ -13,7 +13,7 @@ import type { WebhookLogger } from "../src/logger.ts";
 import { idempotencyKey } from "../src/process-event.ts";
 import { createStripeClient } from "../src/stripe-api.ts";
 import { asStripeEvent } from "../src/verify.ts";
-import { buildableTypes, buildEvent } from "@stripe-webhooks/scripts/stripe-events";
+import { buildableTypes, buildEvent } from "@stripe-webhooks/stripe-fixtures/events";
 import { recordingLogger } from "@stripe-webhooks/testing/recording-logger";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 

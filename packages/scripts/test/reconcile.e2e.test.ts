@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type AddressInfo } from "node:net";
 import type { ReconcileReport } from "@stripe-webhooks/core/reconcile";
-import { buildEvent, newEventId, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newEventId, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { startStripeApiDouble, type StripeApiDouble, type StripeObject } from "@stripe-webhooks/testing/stripe-api-double";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runScript, startReceiver, tempDataDir, type Receiver, type Run } from "./helpers/processes.ts";

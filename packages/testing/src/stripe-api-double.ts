@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
 import { stripeApiVersion } from "@stripe-webhooks/core/stripe-version";
-import { defaultFixturesPath } from "@stripe-webhooks/scripts/stripe-events";
+import { defaultFixturesPath } from "@stripe-webhooks/stripe-fixtures/events";
 import type { StripeObject } from "./stripe-api/answers.ts";
 import { customersResource } from "./stripe-api/customers.ts";
 import { eventsResource, type AddEventOptions } from "./stripe-api/events.ts";
