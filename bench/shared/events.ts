@@ -5,7 +5,7 @@ import { toFunctionUrlEvent } from "../../packages/scripts/src/receiver/function
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 
 /*
- * Deliveries built from Stripe's own example objects (fixtures/stripe) and signed with the
+ * Deliveries built from Stripe's own example objects (packages/stripe-fixtures) and signed with the
  * `stripe` package, turned into function URL events by the local receiver's own mapping.
  */
 
