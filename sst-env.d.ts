@@ -26,6 +26,7 @@ declare module "sst" {
     "StripeEndpoint": {
       "drainingId": string
       "id": string
+      "mode": string
       "overriddenIds": string[]
       "type": "sst.sst.Linkable"
     }

@@ -108,12 +108,15 @@ export const stripeApiKey = new sst.Secret("StripeApiKey");
 /**
  * The stage's endpoints for the reconciler: the pinned one (its status is reported, its id keys
  * the reconciler's state) and, during an API-version upgrade, the draining one, whose creation
- * still bounds the window of events meant for this stage.
+ * still bounds the window of events meant for this stage. Its `mode` is the stage's Stripe mode
+ * from infra/stage.ts, so that the operator tools under `sst shell` learn it from the link
+ * instead of importing the infrastructure code.
  */
 export const stripeEndpoint = new sst.Linkable("StripeEndpoint", {
   properties: {
     id: endpointId,
     drainingId: drainingEndpointId ?? $output(""),
+    mode: settings.mode,
     // Where each endpoint's trusted secrets come from, for `npm run signing-secrets` under
     // `sst shell`: no secret in it, only endpoint ids.
     overriddenIds: resolved.apply((trusted) => [

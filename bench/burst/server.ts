@@ -1,6 +1,6 @@
 import { startDynalite } from "@stripe-webhooks/testing/engines";
 import type { AddressInfo } from "node:net";
-import { createReceiverServer } from "../../packages/scripts/src/receiver-server.ts";
+import { createReceiverServer } from "../../packages/scripts/src/receiver/receiver-server.ts";
 import { importHandler } from "../shared/child.ts";
 import { linkVariables } from "../shared/handlers/links.ts";
 import { createVariantTable } from "../shared/tables.ts";

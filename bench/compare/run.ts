@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDynalite } from "@stripe-webhooks/testing/engines";
-import { newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
+import { newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
 import { repoRoot } from "../shared/build.ts";
 import { handlerEnvironment } from "../shared/environment.ts";
 import { functionUrlEvent, largePayload, smallPayload } from "../shared/events.ts";

@@ -3,7 +3,7 @@ import { eventCatalog } from "@stripe-webhooks/core/catalog";
 import type { HandlerRegistry } from "@stripe-webhooks/core/dispatch";
 import { reconcile } from "@stripe-webhooks/core/reconcile";
 import { createStripeClient } from "@stripe-webhooks/core/stripe-api";
-import { buildEvent, newEventId } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newEventId } from "@stripe-webhooks/stripe-fixtures/events";
 import { startStripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { defineMeasurement } from "../shared/measurement.ts";
 import { summarize, type Summary } from "../shared/stats.ts";

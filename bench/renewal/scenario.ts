@@ -1,4 +1,4 @@
-import { buildEvent, newEventId } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newEventId } from "@stripe-webhooks/stripe-fixtures/events";
 import { seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import type { Payload } from "../shared/events.ts";

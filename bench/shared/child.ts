@@ -1,6 +1,6 @@
 import { writeSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import type { Invoke } from "../../packages/scripts/src/receiver-server.ts";
+import type { Invoke } from "../../packages/scripts/src/receiver/receiver-server.ts";
 
 /* What every measurement's child process does with a handler bundle. */
 

@@ -1,11 +1,11 @@
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
-import { buildableTypes, buildEvent, newEventId, signPayload } from "@stripe-webhooks/scripts/stripe-events";
-import { toFunctionUrlEvent } from "../../packages/scripts/src/function-url.ts";
+import { buildableTypes, buildEvent, newEventId, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
+import { toFunctionUrlEvent } from "../../packages/scripts/src/receiver/function-url.ts";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 
 /*
- * Deliveries built from Stripe's own example objects (fixtures/stripe) and signed with the
+ * Deliveries built from Stripe's own example objects (packages/stripe-fixtures) and signed with the
  * `stripe` package, turned into function URL events by the local receiver's own mapping.
  */
 

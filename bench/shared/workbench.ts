@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDynalite, type Engine } from "@stripe-webhooks/testing/engines";
-import { newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
+import { newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
 import { buildHandler, type Bundle } from "./build.ts";
 import { handlerEnvironment } from "./environment.ts";
 import { createVariantTable } from "./tables.ts";

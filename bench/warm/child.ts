@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Context } from "aws-lambda";
 import { lambdaContext } from "../../packages/scripts/src/lambda-context.ts";
 import { importHandler, statusOf } from "../shared/child.ts";
-import type { Invoke } from "../../packages/scripts/src/receiver-server.ts";
+import type { Invoke } from "../../packages/scripts/src/receiver/receiver-server.ts";
 import type { SizeName, WarmPlanFile, WarmReply, WarmRequest } from "./protocol.ts";
 import { benchTape } from "./tape.ts";
 

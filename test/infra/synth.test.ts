@@ -436,6 +436,7 @@ describe("the production stage", () => {
     const fn = named(production(), functionType, "WebhookHandlerFunction");
     expect((fn.environment as { variables: Record<string, string> }).variables.STRIPE_MODE).toBe("live");
     expect(fn.reservedConcurrentExecutions).toBeUndefined();
+    expect(buildOf(production(), "packages/functions/src/reconcile.handler").links.StripeEndpoint?.mode).toBe("live");
     expect(all(production(), "aws:cloudwatch/logGroup:LogGroup").map((group) => group.retentionInDays)).toEqual([90, 90, 90]);
   });
 
@@ -814,6 +815,8 @@ describe("the reconciler (a development stage)", () => {
     expect(Object.keys(build.links).sort()).toEqual(["Ledger", "StripeApiKey", "StripeEndpoint", "WebhookQueueSend"]);
     expect(build.links.WebhookQueueSend?.url).toBe(queuesOf(dev()).queue.url);
     expect(build.links.StripeEndpoint?.id).toBe(dev().outputs?.stripeEndpointId);
+    // The operator tools under `sst shell` take the stage's Stripe mode from here.
+    expect(build.links.StripeEndpoint?.mode).toBe("test");
     expect(build.links.StripeApiKey?.value).toBe(readKey.SST_SECRET_StripeApiKey);
     expect(build.links.Ledger?.name).toBe(dev().outputs?.table);
   });

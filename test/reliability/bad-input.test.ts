@@ -3,7 +3,7 @@ import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { createLedger } from "@stripe-webhooks/core/ledger";
 import { createWebhookApp } from "@stripe-webhooks/core/app";
 import type { WebhookRequest } from "@stripe-webhooks/core/request";
-import { newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
+import { newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { badInputCases, type BadInputCase, type CaseContext } from "./support/bad-input-cases.ts";

@@ -2,7 +2,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
 import { listLedgerEntries } from "@stripe-webhooks/core/ledger";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
-import { newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
+import { newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Delivery } from "./support/deliveries.ts";
 import { FigureBook } from "./support/figures.ts";

@@ -4,7 +4,7 @@ import { getLedgerEntry, listLedgerEntries } from "@stripe-webhooks/core/ledger"
 import { leaseSeconds } from "@stripe-webhooks/core/limits";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { testAwsEnvironment, unreachableEndpoint } from "@stripe-webhooks/testing/engines";
-import { newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
+import { newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Delivery } from "./support/deliveries.ts";
 import { FigureBook } from "./support/figures.ts";

@@ -1,4 +1,4 @@
-import { newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { describe, expect, it } from "vitest";
 import { LeakWatch } from "./support/leaks.ts";
 

@@ -2,7 +2,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createWebhookApp, type WebhookApp } from "@stripe-webhooks/core/app";
 import type { WebhookRequest } from "@stripe-webhooks/core/request";
 import { startDynalite, type Engine } from "@stripe-webhooks/testing/engines";
-import { newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
+import { newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
 import fc from "fast-check";
 import { isUtf8 } from "node:buffer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

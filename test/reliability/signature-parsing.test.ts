@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { InvalidSignatureError } from "@stripe-webhooks/core/errors";
-import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { verifyStripeEvent } from "@stripe-webhooks/core/verify";
 import { describe, expect, it } from "vitest";
 

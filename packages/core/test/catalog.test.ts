@@ -13,7 +13,7 @@ import type { WebhookLogger } from "../src/logger.ts";
 import { idempotencyKey } from "../src/process-event.ts";
 import { createStripeClient } from "../src/stripe-api.ts";
 import { asStripeEvent } from "../src/verify.ts";
-import { buildableTypes, buildEvent } from "@stripe-webhooks/scripts/stripe-events";
+import { buildableTypes, buildEvent } from "@stripe-webhooks/stripe-fixtures/events";
 import { recordingLogger } from "@stripe-webhooks/testing/recording-logger";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 
@@ -22,7 +22,7 @@ import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/tes
 
 const apiKey = `sk_test_${randomBytes(16).toString("hex")}`;
 const table = "catalog-test";
-// Stripe's example subscription (fixtures/stripe), which the subscription events carry.
+// Stripe's example subscription (packages/stripe-fixtures), which the subscription events carry.
 const fixtureSubscription = "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw";
 const fixtureCustomer = "cus_QXg1o8vcGmoR32";
 let double: StripeApiDouble;

@@ -20,7 +20,7 @@ import { signedDelivery } from "@stripe-webhooks/testing/deliveries";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { countRequests } from "@stripe-webhooks/testing/engines";
 import { startStripeApiDouble, type StripeApiDouble, type StripeApiFault } from "@stripe-webhooks/testing/stripe-api-double";
-import { buildEvent, newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
 
 /*
  * Staged effects through the whole pipeline (createWebhookApp, as the deployed entry builds it) on

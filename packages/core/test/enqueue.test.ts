@@ -13,14 +13,14 @@ import { effectRegistry, type EffectRegistry } from "@stripe-webhooks/testing/ef
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { recordingLogger } from "@stripe-webhooks/testing/recording-logger";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
-import { buildEvent, newEventId, newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newEventId, newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
 
 /*
  * Accepting an event for queued processing (enqueueEvent), on both DynamoDB engines: what is
  * sent, what is recorded, and what is answered from the ledger without a send; then the
  * reconciler of a queued stage, which hands what it recovers to the same path instead of running
  * handlers itself. The queue is a recording sender here; the consumer side is proven in
- * packages/functions/test/queue-consumer.test.ts.
+ * test/queue/consumer.test.ts.
  */
 
 const apiKey = `sk_test_${randomBytes(12).toString("hex")}`;

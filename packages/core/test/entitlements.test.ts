@@ -26,7 +26,7 @@ import { signedDelivery } from "@stripe-webhooks/testing/deliveries";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { randomInt, seededRandom } from "@stripe-webhooks/testing/random";
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
-import { buildEvent, newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
 
 /*
  * The entitlements projection through the whole pipeline on both DynamoDB engines (DynamoDB

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { asStripeEvent, describeValue, maxEventIdLength, maxEventTypeLength } from "../src/envelope.ts";
 import { MalformedEventError, type MalformedEventReason } from "../src/errors.ts";
-import { buildEvent } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent } from "@stripe-webhooks/stripe-fixtures/events";
 
 function event(change: (event: Record<string, unknown>) => void = () => undefined): Record<string, unknown> {
   const built: Record<string, unknown> = buildEvent("invoice.paid");

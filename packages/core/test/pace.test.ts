@@ -8,7 +8,7 @@ import { entitlementHandlers } from "../src/handlers.ts";
 import { consumerRequestsPerSecond } from "../src/limits.ts";
 import { createPacer } from "../src/pace.ts";
 import { createStripeClient, pacedHttpClient } from "../src/stripe-api.ts";
-import { buildEvent } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent } from "@stripe-webhooks/stripe-fixtures/events";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 
 /*

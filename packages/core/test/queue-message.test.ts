@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { buildEvent } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent } from "@stripe-webhooks/stripe-fixtures/events";
 import { ConfigurationError } from "../src/errors.ts";
 import {
   MalformedQueueMessageError,

@@ -29,7 +29,7 @@ import {
   type StripeApiFault,
   type StripeObject,
 } from "@stripe-webhooks/testing/stripe-api-double";
-import { buildEvent, newEventId, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newEventId, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 
 /*
  * The reconciler and replay against both DynamoDB engines, with the real `stripe` SDK talking to

@@ -3,7 +3,7 @@ import Stripe from "stripe";
 import { afterEach, describe, expect, it } from "vitest";
 import { StripeUnavailableError } from "../src/errors.ts";
 import { callStripe, createStripeClient } from "../src/stripe-api.ts";
-import { buildEvent } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent } from "@stripe-webhooks/stripe-fixtures/events";
 import {
   startStripeApiDouble,
   stripeRateLimits,

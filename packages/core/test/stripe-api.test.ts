@@ -21,7 +21,7 @@ import {
   type StripeClientOptions,
 } from "../src/stripe-api.ts";
 import { stripeApiVersion } from "../src/stripe-version.ts";
-import { buildEvent } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent } from "@stripe-webhooks/stripe-fixtures/events";
 import { seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { gzipSync } from "node:zlib";
 import { InvalidSignatureError, MalformedEventError, UnreadableBodyError } from "../src/errors.ts";
 import { defaultToleranceSeconds, futureSkewSeconds } from "../src/limits.ts";
-import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { parseSecrets, verifyStripeEvent, type VerificationOptions } from "../src/verify.ts";
 
 // A fixed clock: every signature below is made relative to it.

@@ -10,7 +10,7 @@ import type { WebhookRequest } from "../src/request.ts";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { countRequests } from "@stripe-webhooks/testing/engines";
 import { recordingLogger, type LogLine } from "@stripe-webhooks/testing/recording-logger";
-import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 
 const secret = newWebhookSecret();
 const config: WebhookConfig = loadWebhookConfig({ secret, mode: "test", toleranceSeconds: undefined });

@@ -3,7 +3,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { HandlerRegistry } from "@stripe-webhooks/core/dispatch";
 import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { metricNames, metricsNamespace, outcomeMetricName } from "@stripe-webhooks/core/metrics";
-import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { startDynalite, testAwsEnvironment, type Engine } from "@stripe-webhooks/testing/engines";
 import type { EncodedQueueMessage } from "@stripe-webhooks/core/queue-message";

@@ -6,7 +6,7 @@ import { createLedger, getLedgerEntry, type LedgerEvent } from "@stripe-webhooks
 import { leaseSeconds, maxBodyBytes } from "@stripe-webhooks/core/limits";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { startDynalite, testAwsEnvironment, unreachableEndpoint } from "@stripe-webhooks/testing/engines";
-import { buildEvent, newWebhookSecret, signPayload, type BuildEventOptions } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newWebhookSecret, signPayload, type BuildEventOptions } from "@stripe-webhooks/stripe-fixtures/events";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";

@@ -1,3 +1,4 @@
+/// <reference path="../../../types/dynalite.d.ts" />
 import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import {

@@ -10,7 +10,6 @@ import { createLogger } from "@stripe-webhooks/functions/logger";
 import { UsageError } from "./cli.ts";
 import { findLedger, type LedgerTarget } from "./ledger-target.ts";
 import { isLoopbackEndpoint } from "./local-dynamo.ts";
-import { stageSettings } from "../../../infra/stage.ts";
 
 /*
  * What `npm run reconcile` and `npm run replay` work on: the ledger `npm run events` reads (same
@@ -19,7 +18,8 @@ import { stageSettings } from "../../../infra/stage.ts";
  * (the example handlers, the functions' logger). Locally only test-mode keys are taken: a live
  * key would run the handlers on real customers' events against a developer's ledger. Under
  * `sst shell` the key (the stage's `StripeApiKey` link, else STRIPE_API_KEY) must be of the
- * stage's own mode, as infra/stage.ts decides it.
+ * stage's own mode, as its settings decide it (infra/stage.ts), read from the stage's
+ * `StripeEndpoint` link.
  */
 
 /** The app and its dependencies for one operator command. */
@@ -63,9 +63,21 @@ interface StripeKey {
   source: string;
 }
 
+/**
+ * The stage's Stripe mode as its deploy linked it. A stage deployed before the link carried the
+ * mode has none: guessing would let a live key run against a test stage's ledger, or the reverse.
+ */
+function linkedMode(stage: string): StripeMode {
+  const mode = linked(() => Resource.StripeEndpoint.mode);
+  if (mode === "test" || mode === "live") return mode;
+  throw new ConfigurationError(
+    `stage ${stage}'s StripeEndpoint link carries no Stripe mode: deploy the stage again (npx sst deploy --stage ${stage}).`,
+  );
+}
+
 function resolveKey(stage: string | undefined): StripeKey {
   // A stage's mode comes from its settings (production is the live stage); locally, always test.
-  const mode: StripeMode = stage === undefined ? "test" : stageSettings(stage).mode;
+  const mode: StripeMode = stage === undefined ? "test" : linkedMode(stage);
   const stageKey = stage === undefined ? undefined : linked(() => Resource.StripeApiKey.value);
   const key = stageKey ?? (process.env.STRIPE_API_KEY || undefined);
   const source = stageKey === undefined ? "STRIPE_API_KEY" : `stage ${stage}'s StripeApiKey`;

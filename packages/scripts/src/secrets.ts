@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { newWebhookSecret } from "./stripe-events.ts";
+import { newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
 import { UsageError } from "./cli.ts";
 
 /*

@@ -1,5 +1,7 @@
 import { eventCatalog, isCatalogEventType } from "@stripe-webhooks/core/catalog";
-import { buildEvent, closestTypes, signPayload, typesOutsideCatalog } from "./stripe-events.ts";
+import { stripeApiVersion } from "@stripe-webhooks/core/stripe-version";
+import { buildEvent, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
+import { closestTypes, typesOutsideCatalog } from "./event-types.ts";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import { parseCli, parseCount, runMain, UsageError } from "./cli.ts";
 import { readReceiverState, resolveDataDir } from "./data-dir.ts";
@@ -190,7 +192,8 @@ async function main(): Promise<number> {
 
   const deliveries: Delivery[] = [];
   for (let n = 0; n < count; n += 1) {
-    const event = buildEvent(type);
+    // The version the deployed endpoints are pinned to, as a stage's endpoint would send.
+    const event = buildEvent(type, { apiVersion: stripeApiVersion });
     // Stripe sends its events pretty-printed; the signature covers these exact bytes.
     const payload = JSON.stringify(event, null, 2);
     const attempts = duplicates + 1;

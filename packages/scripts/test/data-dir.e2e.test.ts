@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { cpSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { listLedgerEntries } from "@stripe-webhooks/core/ledger";
-import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { dynamoDataPath } from "../src/data-dir.ts";
 import { openEmbeddedLedger } from "../src/embedded-ledger.ts";
@@ -174,7 +174,7 @@ describe("start-up", () => {
     const sleeper = spawn("sleep", ["300"], { stdio: "ignore" });
     cleanups.push(() => sleeper.kill());
     const pid = sleeper.pid ?? 0;
-    const receiverCommand = "node --import tsx packages/scripts/src/receiver.ts";
+    const receiverCommand = "node --import tsx packages/scripts/src/receiver/receiver.ts";
     writeFileSync(
       join(dataDir, "receiver.json"),
       JSON.stringify({

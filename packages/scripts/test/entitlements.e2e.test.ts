@@ -4,7 +4,7 @@ import type Stripe from "stripe";
 import type { CatalogEventType } from "@stripe-webhooks/core/catalog";
 import { rankSubscriptions, subscriptionState, type Entitlement, type SubscriptionState } from "@stripe-webhooks/core/entitlements";
 import { createStripeClient } from "@stripe-webhooks/core/stripe-api";
-import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { randomInt, seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

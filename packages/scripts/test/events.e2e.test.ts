@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createLedger, type LedgerEntry, type LedgerEvent } from "@stripe-webhooks/core/ledger";
-import { newEventId } from "@stripe-webhooks/scripts/stripe-events";
+import { newEventId } from "@stripe-webhooks/stripe-fixtures/events";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { runScript } from "./helpers/processes.ts";

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
-import { buildEvent, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { afterEach, describe, expect, it } from "vitest";
 import { startDynalite } from "../src/local-dynamo.ts";
 import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";

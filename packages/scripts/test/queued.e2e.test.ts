@@ -6,7 +6,7 @@ import { rankSubscriptions, subscriptionState, type Entitlement, type Subscripti
 import { listLedgerEntries, type LedgerEntry } from "@stripe-webhooks/core/ledger";
 import { createStripeClient } from "@stripe-webhooks/core/stripe-api";
 import { dynamoClient, ledgerTableName, localRegion } from "@stripe-webhooks/scripts/local-dynamo";
-import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";

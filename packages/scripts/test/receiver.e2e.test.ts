@@ -1,5 +1,5 @@
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
-import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type AddressInfo } from "node:net";
 import type { ReconcileReport } from "@stripe-webhooks/core/reconcile";
-import { buildEvent, newEventId, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newEventId, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { startStripeApiDouble, type StripeApiDouble, type StripeObject } from "@stripe-webhooks/testing/stripe-api-double";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runScript, startReceiver, tempDataDir, type Receiver, type Run } from "./helpers/processes.ts";
@@ -229,6 +229,35 @@ describe("npm run reconcile, replay and events --summary against npm start", () 
     expect(badBase.code).toBe(1);
     expect(badBase.stderr).toMatch(/^error: Stripe apiBase .* without a path/m);
 
+    expect(await entries()).toEqual(before);
+  }, 90_000);
+
+  it("under a stage's links, takes only a key of the mode the stage's StripeEndpoint link carries", async () => {
+    const before = await entries();
+    // As `sst shell --stage e2e` presents a deployed stage; the key is refused before any ledger is opened.
+    const stage = (endpoint: Record<string, unknown>) => ({
+      ...env,
+      SST_RESOURCE_App: JSON.stringify({ name: "stripe-webhooks", stage: "e2e" }),
+      SST_RESOURCE_Ledger: JSON.stringify({ type: "sst.sst.Linkable", name: "e2e-ledger" }),
+      SST_RESOURCE_StripeEndpoint: JSON.stringify({ type: "sst.sst.Linkable", id: "", drainingId: "", overriddenIds: [], ...endpoint }),
+    });
+
+    const testKeyOnLive = await runScript("reconcile", [], stage({ mode: "live" }));
+    expect(testKeyOnLive.code).toBe(1);
+    expect(testKeyOnLive.stderr).toMatch(/^error: STRIPE_API_KEY is a test-mode key, but stage e2e is a live-mode stage: use a live-mode key\./m);
+
+    const liveKey = `sk_live_${randomBytes(12).toString("hex")}`;
+    const liveKeyOnTest = await runScript("reconcile", [], { ...stage({ mode: "test" }), STRIPE_API_KEY: liveKey });
+    expect(liveKeyOnTest.code).toBe(1);
+    expect(liveKeyOnTest.stderr).toMatch(/^error: STRIPE_API_KEY is a live-mode key, but stage e2e is a test-mode stage: use a test-mode key\./m);
+    expect(`${liveKeyOnTest.stdout}${liveKeyOnTest.stderr}`).not.toContain(liveKey);
+
+    // A stage deployed before its link carried the mode: no guess either way.
+    const unknownMode = await runScript("reconcile", [], stage({}));
+    expect(unknownMode.code).toBe(1);
+    expect(unknownMode.stderr).toMatch(/^error: stage e2e's StripeEndpoint link carries no Stripe mode: deploy the stage again/m);
+
+    for (const run of [testKeyOnLive, unknownMode]) expectNoSecrets(run);
     expect(await entries()).toEqual(before);
   }, 90_000);
 

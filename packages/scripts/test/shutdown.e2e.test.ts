@@ -1,9 +1,9 @@
 import { Agent, request } from "node:http";
 import { listLedgerEntries } from "@stripe-webhooks/core/ledger";
-import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { afterEach, describe, expect, it } from "vitest";
 import { openEmbeddedLedger } from "../src/embedded-ledger.ts";
-import { sameStopWindowMs } from "../src/stop-signals.ts";
+import { sameStopWindowMs } from "../src/receiver/stop-signals.ts";
 import { dynamoClient, ledgerTableName } from "../src/local-dynamo.ts";
 import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
 

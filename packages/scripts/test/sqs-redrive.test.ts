@@ -1,5 +1,5 @@
 import { encodeQueueMessage } from "@stripe-webhooks/core/queue-message";
-import { buildEvent } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent } from "@stripe-webhooks/stripe-fixtures/events";
 import type Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import { redriveStage, type SqsSend } from "../src/sqs-redrive.ts";

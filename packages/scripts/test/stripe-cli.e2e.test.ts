@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer, type AddressInfo } from "node:net";
-import { buildEvent } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent } from "@stripe-webhooks/stripe-fixtures/events";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { startStripeCliStandin, type StripeCliStandin } from "@stripe-webhooks/testing/stripe-cli-standin";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";

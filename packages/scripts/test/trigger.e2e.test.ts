@@ -2,7 +2,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
-import { newWebhookSecret, typesOutsideCatalog } from "@stripe-webhooks/scripts/stripe-events";
+import { newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
+import { typesOutsideCatalog } from "@stripe-webhooks/scripts/event-types";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { runScript, tempDataDir } from "./helpers/processes.ts";
 

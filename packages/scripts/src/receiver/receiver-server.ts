@@ -8,7 +8,7 @@ import {
   toHttpResponse,
   type HttpResponse,
 } from "./function-url.ts";
-import { functionTimeoutMs, lambdaContext } from "./lambda-context.ts";
+import { functionTimeoutMs, lambdaContext } from "../lambda-context.ts";
 import { envelopeFacts, formatRequestLine, parseJsonBody } from "./request-log.ts";
 
 /** The deployed handler's shape; a context is passed as Lambda does, used or not. */

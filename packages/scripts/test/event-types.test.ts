@@ -1,6 +1,7 @@
 import { eventCatalog, isCatalogEventType } from "@stripe-webhooks/core/catalog";
+import { buildableTypes } from "@stripe-webhooks/stripe-fixtures/events";
 import { describe, expect, it } from "vitest";
-import { buildableTypes, closestTypes, editDistance, typesOutsideCatalog } from "../src/stripe-events.ts";
+import { closestTypes, editDistance, typesOutsideCatalog } from "../src/event-types.ts";
 
 /* The types `npm run trigger` sends, and how it finds what a mistyped one meant. */
 

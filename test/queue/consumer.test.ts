@@ -9,22 +9,22 @@ import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { getLedgerEntry, type LedgerEntry } from "@stripe-webhooks/core/ledger";
 import { consumerLeaseSeconds, leaseSeconds as webhookLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
-import { standInQueueControl } from "@stripe-webhooks/scripts/local-queue";
-import { buildEvent, newEventId, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { createQueueConsumerHandler, type QueueConsumerHandler } from "@stripe-webhooks/functions/queue-consumer-handler";
+import { createWebhookHandler } from "@stripe-webhooks/functions/webhook-handler";
+import { standInQueueControl } from "@stripe-webhooks/scripts/receiver/local-queue";
 import {
   openSqsFifoStandIn,
   type BatchOutcome,
   type SqsBatchHandler,
   type SqsFifoStandIn,
 } from "@stripe-webhooks/scripts/sqs-fifo-standin";
+import { buildEvent, newEventId, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { effectRegistry, type EffectRegistry } from "@stripe-webhooks/testing/effect-registry";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { recordingLogger, type LogLine } from "@stripe-webhooks/testing/recording-logger";
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble, type StripeApiRateLimit } from "@stripe-webhooks/testing/stripe-api-double";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createQueueConsumerHandler, type QueueConsumerHandler } from "../src/queue-consumer-handler.ts";
-import { createWebhookHandler } from "../src/webhook-handler.ts";
 
 /*
  * The queued path end to end, on both DynamoDB engines: signed deliveries into the webhook
@@ -35,6 +35,10 @@ import { createWebhookHandler } from "../src/webhook-handler.ts";
  * the Stripe API double through the real SDK. One clock is injected into the app (leases,
  * signatures), the stand-in (visibility, delays) and the double's rate limit, so minutes pass
  * without waiting and nothing depends on how fast the machine is.
+ *
+ * It sits in the root test tree, not in packages/functions, because it joins the functions'
+ * adapters with the scripts' stand-in, and functions must not depend on scripts (which depends
+ * on functions).
  */
 
 const secret = newWebhookSecret();

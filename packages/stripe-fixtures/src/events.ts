@@ -2,12 +2,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import Stripe from "stripe";
-import { stripeApiVersion } from "@stripe-webhooks/core/stripe-version";
 
 /*
- * Builds realistic Stripe events from Stripe's own example objects (the repository's
- * fixtures/stripe, see its README) and signs them with the real `stripe` package. Used by the
+ * Builds realistic Stripe events from Stripe's own example objects (this package's
+ * fixtures3.json, see its README) and signs them with the real `stripe` package. Used by the
  * trigger tool, tests and benchmarks; never imported by the deployed handler.
+ *
+ * This package must not depend on @stripe-webhooks/core: core's tests depend on it, so that
+ * would be a package cycle. Events therefore carry the installed SDK's API version by default;
+ * core's test/stripe-version.test.ts keeps core's pinned `stripeApiVersion` equal to it, and
+ * the trigger tool passes the pinned version explicitly.
  */
 
 type StripeObject = Record<string, unknown>;
@@ -15,9 +19,9 @@ interface FixtureFile {
   resources: Record<string, StripeObject>;
 }
 
-/** Where Stripe's example objects are read from: `STRIPE_FIXTURES`, else the repository's copy. */
+/** Where Stripe's example objects are read from: `STRIPE_FIXTURES`, else this package's copy. */
 export const defaultFixturesPath =
-  process.env.STRIPE_FIXTURES || resolve(dirname(fileURLToPath(import.meta.url)), "../../../fixtures/stripe/fixtures3.json");
+  process.env.STRIPE_FIXTURES || resolve(dirname(fileURLToPath(import.meta.url)), "../fixtures3.json");
 
 const cache = new Map<string, FixtureFile>();
 
@@ -54,65 +58,12 @@ export function buildableTypes(types: readonly string[], fixturesPath = defaultF
   return types.filter((type) => fixtureObjectName(type, fixturesPath) !== undefined);
 }
 
-/**
- * Real Stripe event types outside the catalog that the fixtures can build: what a developer
- * sends to see the receiver record an event it has no handler for (`ignored`). The trigger
- * tool sends these and the catalog's types, and refuses anything else as a likely typo.
- */
-export const typesOutsideCatalog = [
-  "charge.refunded",
-  "charge.succeeded",
-  "checkout.session.expired",
-  "customer.created",
-  "customer.subscription.trial_will_end",
-  "customer.updated",
-  "invoice.created",
-  "invoice.finalized",
-  "payment_intent.payment_failed",
-  "payment_intent.succeeded",
-  "price.created",
-  "product.created",
-  "refund.created",
-] as const;
-
-/** The number of single-character edits (insert, delete, replace) that turn `a` into `b`. */
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i += 1) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j += 1) {
-      const replace = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, replace));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
-// Past this length a value is not a mistyped event type, and comparing it costs for nothing.
-const maxComparedLength = 100;
-
-/**
- * The `candidates` closest to `type` by {@link editDistance}, nearest first (ties in the given
- * order), at most `count` of them, and only those near enough to be what was meant: within
- * three edits, or two fifths of the type's length when that is more.
- */
-export function closestTypes(type: string, candidates: readonly string[], count = 3): string[] {
-  if (type.length > maxComparedLength) return [];
-  const near = Math.max(3, Math.ceil(type.length * 0.4));
-  return candidates
-    .map((candidate, order) => ({ candidate, order, distance: editDistance(type, candidate) }))
-    .filter(({ distance }) => distance <= near)
-    .sort((a, b) => a.distance - b.distance || a.order - b.order)
-    .slice(0, count)
-    .map(({ candidate }) => candidate);
-}
-
 export interface BuildEventOptions {
   id?: string;
   /** Epoch seconds. */
   created?: number;
   livemode?: boolean;
+  /** The event's `api_version`; default the installed SDK's `Stripe.API_VERSION`. */
   apiVersion?: string | null;
   /** Connect account id, present on events from connected accounts. */
   account?: string;
@@ -144,7 +95,7 @@ export function buildEvent(type: string, options: BuildEventOptions = {}): Strip
   return {
     id: options.id ?? newEventId(),
     object: "event",
-    api_version: options.apiVersion === undefined ? stripeApiVersion : options.apiVersion,
+    api_version: options.apiVersion === undefined ? Stripe.API_VERSION : options.apiVersion,
     created: options.created ?? Math.floor(Date.now() / 1000),
     ...(options.account === undefined ? {} : { account: options.account }),
     data: { object },

@@ -1,4 +1,5 @@
-// dynalite ships no types; this covers the part the test engines and the local tools use.
+// dynalite ships no types; this covers the part the test engines (packages/testing) and the local tools
+// (packages/scripts) use. It lives outside both so that neither package reaches into the other.
 declare module "dynalite" {
   import type { Server } from "node:http";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { listenForStop, sameStopWindowMs, type StopSignalSource } from "../src/stop-signals.ts";
+import { listenForStop, sameStopWindowMs, type StopSignalSource } from "../../src/receiver/stop-signals.ts";
 
 /** Signals delivered by hand, on a clock the test moves. */
 function fakeProcess(): StopSignalSource & { send(signal: NodeJS.Signals): void; advance(ms: number): void } {

@@ -4,7 +4,7 @@ import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { createLogger } from "@stripe-webhooks/functions/logger";
 import { createWebhookHandler } from "@stripe-webhooks/functions/webhook-handler";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
-import { runMain, UsageError } from "./cli.ts";
+import { runMain, UsageError } from "../cli.ts";
 import {
   defaultDataDir,
   dynamoDataPath,
@@ -13,18 +13,18 @@ import {
   ownCommand,
   removeReceiverState,
   writeReceiverState,
-} from "./data-dir.ts";
-import { openEmbeddedLedger } from "./embedded-ledger.ts";
+} from "../data-dir.ts";
+import { openEmbeddedLedger } from "../embedded-ledger.ts";
 import { localMaxConcurrency, localStripeRequestsPerSecond, openLocalQueue, queuedWithoutMessage, releaseAbandonedClaims, type LocalQueue } from "./local-queue.ts";
-import { functionTimeoutMs } from "./lambda-context.ts";
-import { dynamoClient, ensureLedgerTable, startDynalite } from "./local-dynamo.ts";
+import { functionTimeoutMs } from "../lambda-context.ts";
+import { dynamoClient, ensureLedgerTable, startDynalite } from "../local-dynamo.ts";
 import { configureHandlerLogLevel, readConfig, type Config } from "./receiver-config.ts";
 import { createReceiverServer, type Invoke } from "./receiver-server.ts";
 import { listenForStop } from "./stop-signals.ts";
-import { loadOrCreateSecret } from "./secrets.ts";
-import { printable } from "./table.ts";
+import { loadOrCreateSecret } from "../secrets.ts";
+import { printable } from "../table.ts";
 import { secretFingerprint } from "@stripe-webhooks/core/signing-secrets";
-import { checkApiKey, describeSecret, startStripeListen, stopLeftoverListen, stripeCliBinary, type StripeListen } from "./stripe-cli.ts";
+import { checkApiKey, describeSecret, startStripeListen, stopLeftoverListen, stripeCliBinary, type StripeListen } from "../stripe-cli.ts";
 
 /*
  * `npm start`: the webhook pipeline on this machine. An HTTP server turns requests into Lambda

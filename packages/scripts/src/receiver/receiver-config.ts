@@ -1,7 +1,7 @@
-import { parseCli, parseCount, UsageError } from "./cli.ts";
-import { resolveDataDir } from "./data-dir.ts";
-import { ledgerTableName, localRegion } from "./local-dynamo.ts";
-import { parseWebhookSecrets } from "./secrets.ts";
+import { parseCli, parseCount, UsageError } from "../cli.ts";
+import { resolveDataDir } from "../data-dir.ts";
+import { ledgerTableName, localRegion } from "../local-dynamo.ts";
+import { parseWebhookSecrets } from "../secrets.ts";
 
 /* The local receiver's settings. */
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isTextContentType, toFunctionUrlEvent, toHttpResponse, type HttpRequest } from "../src/function-url.ts";
+import { isTextContentType, toFunctionUrlEvent, toHttpResponse, type HttpRequest } from "../../src/receiver/function-url.ts";
 
 function request(overrides: Partial<HttpRequest> = {}): HttpRequest {
   return {

@@ -7,8 +7,8 @@ import type { QueueSender } from "@stripe-webhooks/core/enqueue";
 import { createLedger, listLedgerEntries } from "@stripe-webhooks/core/ledger";
 import { backstopReceivesAboveConsumer, consumerLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import { createQueueConsumerHandler, deadLetterCopy, type QueueControl } from "@stripe-webhooks/functions/queue-consumer-handler";
-import { queueDataPath } from "./data-dir.ts";
-import { openSqsFifoStandIn, type Poller, type SqsFifoStandIn } from "./sqs-fifo-standin.ts";
+import { queueDataPath } from "../data-dir.ts";
+import { openSqsFifoStandIn, type Poller, type SqsFifoStandIn } from "../sqs-fifo-standin.ts";
 
 /*
  * The local receiver's queued processing: the webhook sends to the SQS FIFO stand-in

@@ -1,8 +1,8 @@
 import { Agent, request } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { maxRequestBytes } from "../src/function-url.ts";
-import { createReceiverServer, type ReceiverServer } from "../src/receiver-server.ts";
+import { maxRequestBytes } from "../../src/receiver/function-url.ts";
+import { createReceiverServer, type ReceiverServer } from "../../src/receiver/receiver-server.ts";
 
 /*
  * The receiver's HTTP hygiene with a pooled keep-alive client, as the Stripe CLI and load tools
