@@ -79,16 +79,18 @@ export interface QueueSettings {
    * It does not set the pace of Stripe requests (`stripeRequestsPerSecond` does), but it must be
    * large enough to use that pace: an instance processes its batch one record at a time, so it
    * makes at most one request per request latency. At a latency of 200 ms an instance makes at
-   * most 5 requests per second, hence 5 instances for 20 per second and 20 for 80.
+   * most 5 requests per second, hence 5 instances for 25 per second and 20 for 80.
    */
   maxConcurrency: number;
   /**
    * The Stripe API requests per second all consumer instances may make together, reads and
    * writes each (Stripe counts them apart). Each instance paces its own client at this divided by
    * `maxConcurrency`, so the consumers keep within it whatever a request's latency, and a burst
-   * of renewals queues up instead of meeting 429s. The presets take four fifths of Stripe's limit
-   * for the mode (25 per second in test mode, 100 in live), leaving a fifth to the account's other
-   * callers: the reconciler, replay, and your own servers, which share the same limit.
+   * of renewals queues up instead of meeting 429s. Stripe's limit is 25 per second in test mode
+   * and 100 in live, shared by everything that uses the account's keys. Live presets take four
+   * fifths of it, leaving a fifth to the reconciler, replay and your own servers, which serve
+   * customers; test presets take all of it, since a sandbox serves none and every caller here
+   * retries a 429 later.
    */
   stripeRequestsPerSecond: number;
   /**
@@ -188,7 +190,7 @@ const presets: Record<"production" | "preview" | "development", StageSettings> =
     mode: "test",
     processing: "queued",
     // Test mode: Stripe allows 25 requests per second (QueueSettings says how these derive).
-    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 5, stripeRequestsPerSecond: 20, maxReceives: 5 },
+    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 5, stripeRequestsPerSecond: 25, maxReceives: 5 },
     region: defaultRegion,
     endpoint: { kind: "shared" },
     // Lambda@Edge replicas make every `sst remove` of a stage wait for them; previews come and go.
@@ -203,7 +205,7 @@ const presets: Record<"production" | "preview" | "development", StageSettings> =
     mode: "test",
     processing: "queued",
     // Test mode: Stripe allows 25 requests per second (QueueSettings says how these derive).
-    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 5, stripeRequestsPerSecond: 20, maxReceives: 5 },
+    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 5, stripeRequestsPerSecond: 25, maxReceives: 5 },
     region: defaultRegion,
     endpoint: { kind: "managed", apiVersions: testEndpointApiVersions },
     protection: "none",

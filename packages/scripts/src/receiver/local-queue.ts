@@ -25,7 +25,7 @@ export const localMaxConcurrency = 5;
  * The test-mode presets' budget of Stripe requests per second for the consumers. Here every
  * batch goes through one app and so one Stripe client, which is paced at the whole budget.
  */
-export const localStripeRequestsPerSecond = 20;
+export const localStripeRequestsPerSecond = 25;
 /** Failed handler runs after which the consumer dead-letters an event (the presets' maxReceives). */
 export const localMaxReceives = 5;
 
