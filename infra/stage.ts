@@ -166,6 +166,24 @@ export const defaultRegion = "us-east-1";
 const liveEndpointApiVersions = ["2026-10-28.endive"] as const;
 const testEndpointApiVersions = ["2026-10-28.endive"] as const;
 
+/** What the test-mode presets (previews and developers' stages) share; they differ in their endpoint. */
+function testStage(): Omit<StageSettings, "endpoint"> {
+  return {
+    mode: "test",
+    processing: "queued",
+    // Test mode: Stripe allows 25 requests per second (QueueSettings says how these derive).
+    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 5, stripeRequestsPerSecond: 25, maxReceives: 5 },
+    region: defaultRegion,
+    // Lambda@Edge replicas make every `sst remove` of a stage wait for them; these stages come and go.
+    protection: "none",
+    pointInTimeRecovery: false,
+    logRetention: "1 week",
+    reconciler: { schedule: "rate(15 minutes)" },
+    alarms: { invalidSignaturesPer5Minutes: 20, oldestQueuedMessageMinutes: 15 },
+    revokedSecretFingerprints: [],
+  };
+}
+
 const presets: Record<"production" | "preview" | "development", StageSettings> = {
   production: {
     mode: "live",
@@ -186,35 +204,8 @@ const presets: Record<"production" | "preview" | "development", StageSettings> =
     alarms: { email: undefined, invalidSignaturesPer5Minutes: 20, oldestQueuedMessageMinutes: 15 },
     revokedSecretFingerprints: [],
   },
-  preview: {
-    mode: "test",
-    processing: "queued",
-    // Test mode: Stripe allows 25 requests per second (QueueSettings says how these derive).
-    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 5, stripeRequestsPerSecond: 25, maxReceives: 5 },
-    region: defaultRegion,
-    endpoint: { kind: "shared" },
-    // Lambda@Edge replicas make every `sst remove` of a stage wait for them; previews come and go.
-    protection: "none",
-    pointInTimeRecovery: false,
-    logRetention: "1 week",
-    reconciler: { schedule: "rate(15 minutes)" },
-    alarms: { invalidSignaturesPer5Minutes: 20, oldestQueuedMessageMinutes: 15 },
-    revokedSecretFingerprints: [],
-  },
-  development: {
-    mode: "test",
-    processing: "queued",
-    // Test mode: Stripe allows 25 requests per second (QueueSettings says how these derive).
-    queue: { consumerTimeoutSeconds: 300, maxConcurrency: 5, stripeRequestsPerSecond: 25, maxReceives: 5 },
-    region: defaultRegion,
-    endpoint: { kind: "managed", apiVersions: testEndpointApiVersions },
-    protection: "none",
-    pointInTimeRecovery: false,
-    logRetention: "1 week",
-    reconciler: { schedule: "rate(15 minutes)" },
-    alarms: { invalidSignaturesPer5Minutes: 20, oldestQueuedMessageMinutes: 15 },
-    revokedSecretFingerprints: [],
-  },
+  preview: { ...testStage(), endpoint: { kind: "shared" } },
+  development: { ...testStage(), endpoint: { kind: "managed", apiVersions: testEndpointApiVersions } },
 };
 
 /** PR preview stages: `pr-<number>`. */
