@@ -5,7 +5,6 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AppSettings } from "@stripe-webhooks/core/app";
 import { listEntitlements } from "@stripe-webhooks/core/entitlements";
 import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
-import { getLedgerEntry } from "@stripe-webhooks/core/ledger";
 import { consumerLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import type { WebhookLogger } from "@stripe-webhooks/core/logger";
 import type { Engine } from "@stripe-webhooks/testing/engines";
@@ -17,6 +16,7 @@ import { functionUrlEvent } from "../shared/events.ts";
 import { quantile } from "../shared/stats.ts";
 import { chargeTo, countDynamo, countSqs, newTallies, startLatencyProxy, type DynamoTally, type SqsTally } from "./counting.ts";
 import { renewalScenario, type RenewalEvent } from "./scenario.ts";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * One renewal burst through one processing mode, in this process: the webhook handler the
@@ -151,7 +151,7 @@ export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun
       stripeApiBase: proxy.url,
       processing: options.mode,
     });
-    const ledger = { effects: options.transactions ? ("transaction" as const) : ("sequential" as const) };
+    const ledger = { transactions: options.transactions };
 
     const standIn = await openSqsFifoStandIn({ dir: queueDir, visibilityTimeoutSeconds: queueVisibilityTimeoutSeconds(consumerTimeoutSeconds) });
     countSqs(standIn, tallies);
@@ -247,7 +247,7 @@ export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun
     // The ledger and the projection as the run left them, read by a client that is not counted.
     const reader = options.engine.client();
     clients.push(reader);
-    const entries = await Promise.all(renewal.events.map((event) => getLedgerEntry(reader, tableName, event.id)));
+    const entries = await Promise.all(renewal.events.map((event) => ledgerReader(reader, tableName).get(event.id)));
     const leftFailed = entries.filter((entry) => entry !== undefined && entry.status !== "processed");
     const stored = new Map((await listEntitlements(reader, tableName)).map((entitlement) => [entitlement.customer, entitlement.subscription]));
     let equal = 0;

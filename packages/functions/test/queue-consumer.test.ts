@@ -6,7 +6,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { HandlerRegistry } from "@stripe-webhooks/core/dispatch";
 import type { QueueSender } from "@stripe-webhooks/core/enqueue";
 import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
-import { getLedgerEntry, type LedgerEntry } from "@stripe-webhooks/core/ledger";
+import type { LedgerEntry } from "@stripe-webhooks/core/ledger";
 import { consumerLeaseSeconds, leaseSeconds as webhookLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import { standInQueueControl } from "@stripe-webhooks/scripts/local-queue";
@@ -25,6 +25,7 @@ import type { LambdaFunctionURLEvent } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createQueueConsumerHandler, type QueueConsumerHandler } from "../src/queue-consumer-handler.ts";
 import { createWebhookHandler } from "../src/webhook-handler.ts";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * The queued path end to end, on both DynamoDB engines: signed deliveries into the webhook
@@ -135,7 +136,7 @@ describeEachEngine("queued processing", (engine, definition) => {
     const consumerSettings = () => ({ tableName, mode: "test", stripeApiKey: apiKey, stripeApiBase: double.url });
     const settings = () => ({ ...consumerSettings(), webhookSecret: secret, processing: "queued" });
     // dynalite has no transactions: the example handlers' staged effects are written one by one there.
-    const ledger = { effects: definition.transactions ? ("transaction" as const) : ("sequential" as const) };
+    const ledger = { transactions: definition.transactions };
     const webhook = createWebhookHandler({ dynamo: client, settings, registry, logger, now, queue: sender, ledger });
     const consumer = createQueueConsumerHandler({
       dynamo: client,
@@ -178,7 +179,7 @@ describeEachEngine("queued processing", (engine, definition) => {
       },
       redrive: () => queue.redrive(),
       deadLettered: () => queue.counts().deadLettered,
-      entry: (id) => getLedgerEntry(client, tableName, id),
+      entry: (id) => ledgerReader(client, tableName).get(id),
     };
   }
 

@@ -1,11 +1,11 @@
 import { Agent, request } from "node:http";
-import { listLedgerEntries } from "@stripe-webhooks/core/ledger";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
 import { afterEach, describe, expect, it } from "vitest";
 import { openEmbeddedLedger } from "../src/embedded-ledger.ts";
 import { sameStopWindowMs } from "../src/stop-signals.ts";
 import { dynamoClient, ledgerTableName } from "../src/local-dynamo.ts";
 import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * Ctrl+C in a terminal signals the whole foreground process group: npm, the shell it runs the
@@ -55,7 +55,7 @@ async function readLedger(dataDir: string) {
   const dynamo = await openEmbeddedLedger(dataDir);
   const client = dynamoClient(dynamo.endpoint, "us-east-1");
   try {
-    return await listLedgerEntries(client, ledgerTableName());
+    return await ledgerReader(client, ledgerTableName()).list();
   } finally {
     client.destroy();
     await dynamo.close();
