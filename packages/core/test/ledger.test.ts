@@ -343,6 +343,19 @@ describeEachEngine("ledger", (engine, definition) => {
       expect(await ledgerReader(client, tableName).list({ type: event.type })).not.toContainEqual(expect.objectContaining({ id: event.id }));
     });
 
+    it("on reads and listings surface as LedgerUnavailableError too, naming the ledger's step", async () => {
+      const missing = createLedger(client, "no-such-table", { now: () => clock });
+
+      const errors = await Promise.all([
+        missing.get(newEventId()).catch((caught: unknown) => caught),
+        missing.list().catch((caught: unknown) => caught),
+        missing.readAppItem({ pk: "app#permissions#x" }).catch((caught: unknown) => caught),
+      ]);
+
+      expect(errors.map((error) => error instanceof LedgerUnavailableError && error.operation)).toEqual(["read", "list", "app item read"]);
+      for (const error of errors) expect((error as LedgerUnavailableError).cause).toMatchObject({ name: "ResourceNotFoundException" });
+    });
+
     it("on completion surface as LedgerUnavailableError, not as a lost lease", async () => {
       const missing = createLedger(client, "no-such-table", { now: () => clock });
       const entry = { id: newEventId(), type: "invoice.paid", status: "processing" as const, attempts: 1, firstSeenAt: "" };
