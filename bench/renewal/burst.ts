@@ -8,6 +8,7 @@ import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
 import { consumerLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import type { WebhookLogger } from "@stripe-webhooks/core/logger";
 import type { Engine } from "@stripe-webhooks/testing/engines";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { startStripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { createQueueConsumerHandler, type QueueControl } from "../../packages/functions/src/queue-consumer-handler.ts";
 import { createWebhookHandler } from "../../packages/functions/src/webhook-handler.ts";
@@ -16,7 +17,6 @@ import { functionUrlEvent } from "../shared/events.ts";
 import { quantile } from "../shared/stats.ts";
 import { chargeTo, countDynamo, countSqs, newTallies, startLatencyProxy, type DynamoTally, type SqsTally } from "./counting.ts";
 import { renewalScenario, type RenewalEvent } from "./scenario.ts";
-import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * One renewal burst through one processing mode, in this process: the webhook handler the

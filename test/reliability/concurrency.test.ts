@@ -7,9 +7,9 @@ import type { Delivery } from "./support/deliveries.ts";
 import { FigureBook } from "./support/figures.ts";
 import { bindToSandboxes, Harness, type Outcome } from "./support/harness.ts";
 import { expectNoLeaks, LeakWatch } from "./support/leaks.ts";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { randomInt, seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { runPool, sleep } from "./support/random.ts";
-import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * Concurrency on both engines: many Lambda invocations delivering the same events at once, as

@@ -10,9 +10,9 @@ import { FigureBook } from "./support/figures.ts";
 import { bindToSandboxes, Harness, type Outcome } from "./support/harness.ts";
 import { expectNoLeaks, LeakWatch } from "./support/leaks.ts";
 import { startFaultProxy, type FaultProxy } from "./support/proxy.ts";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { randomInt, seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { runPool, sleep } from "./support/random.ts";
-import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * Faults on both engines: DynamoDB unreachable, throttled, slow past the function timeout and

@@ -3,6 +3,7 @@ import { GetItemCommand, PutItemCommand, type DynamoDBClient } from "@aws-sdk/cl
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { recordingLogger, type LogLine } from "@stripe-webhooks/testing/recording-logger";
 import { createWebhookApp, type WebhookApp } from "../src/app.ts";
 import { eventCatalog } from "../src/catalog.ts";
@@ -21,7 +22,6 @@ import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { countRequests } from "@stripe-webhooks/testing/engines";
 import { startStripeApiDouble, type StripeApiDouble, type StripeApiFault } from "@stripe-webhooks/testing/stripe-api-double";
 import { buildEvent, newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
-import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * Staged effects through the whole pipeline (createWebhookApp, as the deployed entry builds it) on

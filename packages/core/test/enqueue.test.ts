@@ -11,10 +11,10 @@ import { reconcile, type ReconcileReport } from "../src/reconcile.ts";
 import { createStripeClient } from "../src/stripe-api.ts";
 import { effectRegistry, type EffectRegistry } from "@stripe-webhooks/testing/effect-registry";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { recordingLogger } from "@stripe-webhooks/testing/recording-logger";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { buildEvent, newEventId, newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
-import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * Accepting an event for queued processing (enqueueEvent), on both DynamoDB engines: what is

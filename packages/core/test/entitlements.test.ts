@@ -23,10 +23,10 @@ import { createStripeClient } from "../src/stripe-api.ts";
 import { asStripeEvent } from "../src/verify.ts";
 import { signedDelivery } from "@stripe-webhooks/testing/deliveries";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { randomInt, seededRandom } from "@stripe-webhooks/testing/random";
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { buildEvent, newWebhookSecret } from "@stripe-webhooks/scripts/stripe-events";
-import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * The entitlements projection through the whole pipeline on both DynamoDB engines (DynamoDB

@@ -7,8 +7,8 @@ import { ledgerHandlerActions } from "../src/ledger-table.ts";
 import { leaseSeconds } from "../src/limits.ts";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { countRequests } from "@stripe-webhooks/testing/engines";
-import { newEventId } from "@stripe-webhooks/scripts/stripe-events";
 import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
+import { newEventId } from "@stripe-webhooks/scripts/stripe-events";
 
 // Near the real time: DynamoDB Local enforces TTL, so items dated in the past would vanish mid-test.
 const start = Math.floor(Date.now() / 1000) * 1000;

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { ScanCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type Stripe from "stripe";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { recordingLogger, type LogLine } from "@stripe-webhooks/testing/recording-logger";
 import { createWebhookApp, type WebhookApp } from "../src/app.ts";
 import { eventCatalog } from "../src/catalog.ts";
@@ -30,7 +31,6 @@ import {
   type StripeObject,
 } from "@stripe-webhooks/testing/stripe-api-double";
 import { buildEvent, newEventId, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
-import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * The reconciler and replay against both DynamoDB engines, with the real `stripe` SDK talking to

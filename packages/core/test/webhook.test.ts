@@ -9,9 +9,9 @@ import { handleWebhook, loadWebhookConfig, type WebhookConfig, type WebhookDepen
 import type { WebhookRequest } from "../src/request.ts";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { countRequests } from "@stripe-webhooks/testing/engines";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { recordingLogger, type LogLine } from "@stripe-webhooks/testing/recording-logger";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
-import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 const secret = newWebhookSecret();
 const config: WebhookConfig = loadWebhookConfig({ secret, mode: "test", toleranceSeconds: undefined });

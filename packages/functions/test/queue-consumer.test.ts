@@ -19,13 +19,13 @@ import {
 } from "@stripe-webhooks/scripts/sqs-fifo-standin";
 import { effectRegistry, type EffectRegistry } from "@stripe-webhooks/testing/effect-registry";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { recordingLogger, type LogLine } from "@stripe-webhooks/testing/recording-logger";
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble, type StripeApiRateLimit } from "@stripe-webhooks/testing/stripe-api-double";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createQueueConsumerHandler, type QueueConsumerHandler } from "../src/queue-consumer-handler.ts";
 import { createWebhookHandler } from "../src/webhook-handler.ts";
-import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * The queued path end to end, on both DynamoDB engines: signed deliveries into the webhook

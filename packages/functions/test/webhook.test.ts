@@ -6,13 +6,13 @@ import { createLedger, type LedgerEvent } from "@stripe-webhooks/core/ledger";
 import { leaseSeconds, maxBodyBytes } from "@stripe-webhooks/core/limits";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { startDynalite, testAwsEnvironment, unreachableEndpoint } from "@stripe-webhooks/testing/engines";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { buildEvent, newWebhookSecret, signPayload, type BuildEventOptions } from "@stripe-webhooks/scripts/stripe-events";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLogger } from "../src/logger.ts";
 import { createWebhookHandler } from "../src/webhook-handler.ts";
-import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * The function URL handler, driven through function URL events against real DynamoDB engines:

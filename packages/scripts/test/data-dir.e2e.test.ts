@@ -3,12 +3,12 @@ import { createHash } from "node:crypto";
 import { cpSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { dynamoDataPath } from "../src/data-dir.ts";
 import { openEmbeddedLedger } from "../src/embedded-ledger.ts";
 import { dynamoClient, ledgerTableName } from "../src/local-dynamo.ts";
 import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
-import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * The data directory across receivers that crash, race, leave stale files, or find their ledger

@@ -7,11 +7,11 @@ import type { LedgerEntry } from "@stripe-webhooks/core/ledger";
 import { createStripeClient } from "@stripe-webhooks/core/stripe-api";
 import { dynamoClient, ledgerTableName, localRegion } from "@stripe-webhooks/scripts/local-dynamo";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
-import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * The real `npm start` in its default, queued mode: the webhook answers from the ledger and the

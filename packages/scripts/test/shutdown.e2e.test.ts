@@ -1,11 +1,11 @@
 import { Agent, request } from "node:http";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/scripts/stripe-events";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { afterEach, describe, expect, it } from "vitest";
 import { openEmbeddedLedger } from "../src/embedded-ledger.ts";
 import { sameStopWindowMs } from "../src/stop-signals.ts";
 import { dynamoClient, ledgerTableName } from "../src/local-dynamo.ts";
 import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
-import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 
 /*
  * Ctrl+C in a terminal signals the whole foreground process group: npm, the shell it runs the
