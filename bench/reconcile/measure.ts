@@ -63,7 +63,7 @@ export const reconcileMeasurement = defineMeasurement({
         const stripe = createStripeClient({ apiKey, apiBase: double.url });
         const before = double.requestCount();
         const started = performance.now();
-        const report = await reconcile({ stripe, app, dynamo, logger, endpointId, settings: { maxEvents: events } });
+        const report = await reconcile({ stripe, app, logger, endpointId, settings: { maxEvents: events } });
         const seconds = (performance.now() - started) / 1000;
         dynamo.destroy();
         if (report.recovered !== events) throw new Error(`reconcile: recovered ${report.recovered} of ${events}`);

@@ -5,10 +5,10 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AppSettings } from "@stripe-webhooks/core/app";
 import { listEntitlements } from "@stripe-webhooks/core/entitlements";
 import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
-import { getLedgerEntry } from "@stripe-webhooks/core/ledger";
 import { consumerLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import type { WebhookLogger } from "@stripe-webhooks/core/logger";
 import type { Engine } from "@stripe-webhooks/testing/engines";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { startStripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { createQueueConsumerHandler, type QueueControl } from "../../packages/functions/src/queue-consumer-handler.ts";
 import { createWebhookHandler } from "../../packages/functions/src/webhook-handler.ts";
@@ -154,7 +154,7 @@ export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun
       stripeApiBase: proxy.url,
       processing: options.mode,
     });
-    const ledger = { effects: options.transactions ? ("transaction" as const) : ("sequential" as const) };
+    const ledger = { transactions: options.transactions };
 
     const standIn = await openSqsFifoStandIn({ dir: queueDir, visibilityTimeoutSeconds: queueVisibilityTimeoutSeconds(consumerTimeoutSeconds) });
     countSqs(standIn, tallies);
@@ -260,7 +260,7 @@ export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun
     // The ledger and the projection as the run left them, read by a client that is not counted.
     const reader = options.engine.client();
     clients.push(reader);
-    const entries = await Promise.all(renewal.events.map((event) => getLedgerEntry(reader, tableName, event.id)));
+    const entries = await Promise.all(renewal.events.map((event) => ledgerReader(reader, tableName).get(event.id)));
     const leftFailed = entries.filter((entry) => entry !== undefined && entry.status !== "processed");
     const stored = new Map((await listEntitlements(reader, tableName)).map((entitlement) => [entitlement.customer, entitlement.subscription]));
     let equal = 0;

@@ -6,7 +6,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { HandlerRegistry } from "@stripe-webhooks/core/dispatch";
 import type { QueueSender } from "@stripe-webhooks/core/enqueue";
 import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
-import { getLedgerEntry, type LedgerEntry } from "@stripe-webhooks/core/ledger";
+import type { LedgerEntry } from "@stripe-webhooks/core/ledger";
 import { consumerLeaseSeconds, leaseSeconds as webhookLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import { createQueueConsumerHandler, type QueueConsumerHandler } from "@stripe-webhooks/functions/queue-consumer-handler";
@@ -21,6 +21,7 @@ import {
 import { buildEvent, newEventId, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { effectRegistry, type EffectRegistry } from "@stripe-webhooks/testing/effect-registry";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { recordingLogger, type LogLine } from "@stripe-webhooks/testing/recording-logger";
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble, type StripeApiRateLimit } from "@stripe-webhooks/testing/stripe-api-double";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
@@ -139,7 +140,7 @@ describeEachEngine("queued processing", (engine, definition) => {
     const consumerSettings = () => ({ tableName, mode: "test", stripeApiKey: apiKey, stripeApiBase: double.url });
     const settings = () => ({ ...consumerSettings(), webhookSecret: secret, processing: "queued" });
     // dynalite has no transactions: the example handlers' staged effects are written one by one there.
-    const ledger = { effects: definition.transactions ? ("transaction" as const) : ("sequential" as const) };
+    const ledger = { transactions: definition.transactions };
     const webhook = createWebhookHandler({ dynamo: client, settings, registry, logger, now, queue: sender, ledger });
     const consumer = createQueueConsumerHandler({
       dynamo: client,
@@ -182,7 +183,7 @@ describeEachEngine("queued processing", (engine, definition) => {
       },
       redrive: () => queue.redrive(),
       deadLettered: () => queue.counts().deadLettered,
-      entry: (id) => getLedgerEntry(client, tableName, id),
+      entry: (id) => ledgerReader(client, tableName).get(id),
     };
   }
 

@@ -1,6 +1,5 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
-import { listLedgerEntries } from "@stripe-webhooks/core/ledger";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,6 +7,7 @@ import type { Delivery } from "./support/deliveries.ts";
 import { FigureBook } from "./support/figures.ts";
 import { bindToSandboxes, Harness, type Outcome } from "./support/harness.ts";
 import { expectNoLeaks, LeakWatch } from "./support/leaks.ts";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { randomInt, seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { runPool, sleep } from "./support/random.ts";
 
@@ -56,7 +56,7 @@ describeEachEngine("concurrent deliveries", (engine) => {
       expect(answers.filter((answer) => answer.code === "processed")).toHaveLength(1);
       expect(answers.every((answer) => answer.status === 200 || answer.status === 409)).toBe(true);
     }
-    const entries = await listLedgerEntries(engine().client(), table);
+    const entries = await ledgerReader(engine().client(), table).list();
     expect(entries).toHaveLength(rounds);
     expect(entries.every((entry) => entry.status === "processed" && entry.attempts === 1)).toBe(true);
     expect(harness.overlaps).toBe(0);
@@ -110,7 +110,7 @@ describeEachEngine("concurrent deliveries", (engine) => {
     expect(harness.overlaps).toBe(0);
     expect(harness.runsAfterRecorded).toBe(0);
     expect(peak).toBe(16);
-    const entries = await listLedgerEntries(engine().client(), table);
+    const entries = await ledgerReader(engine().client(), table).list();
     expect(entries.map((entry) => entry.id).sort()).toEqual([...ids].sort());
     expect(entries.every((entry) => entry.status === "processed" && entry.attempts === 1)).toBe(true);
 

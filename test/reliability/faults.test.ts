@@ -1,6 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
-import { getLedgerEntry, listLedgerEntries } from "@stripe-webhooks/core/ledger";
 import { leaseSeconds } from "@stripe-webhooks/core/limits";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { testAwsEnvironment, unreachableEndpoint } from "@stripe-webhooks/testing/engines";
@@ -11,6 +10,7 @@ import { FigureBook } from "./support/figures.ts";
 import { bindToSandboxes, Harness, type Outcome } from "./support/harness.ts";
 import { expectNoLeaks, LeakWatch } from "./support/leaks.ts";
 import { startFaultProxy, type FaultProxy } from "./support/proxy.ts";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { randomInt, seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { runPool, sleep } from "./support/random.ts";
 
@@ -115,7 +115,7 @@ describeEachEngine("faults", (engine) => {
   /** The guarantees every fault scenario ends with. */
   async function assertRecovered(harness: Harness, table: string, events: Delivery[], label: string, tally: Tally): Promise<void> {
     const ids = events.map((item) => item.event.id);
-    const entries = await listLedgerEntries(engineClient, table);
+    const entries = await ledgerReader(engineClient, table).list();
     const byId = new Map(entries.map((entry) => [entry.id, entry]));
     const lost = ids.filter((id) => byId.get(id)?.status !== "processed" || harness.effects.count(id) === 0);
     // A handler may run again only where an earlier run's completion was not confirmed (the
@@ -143,7 +143,7 @@ describeEachEngine("faults", (engine) => {
 
   /** While the fault lasts: nothing recorded processed whose handler did not run. */
   async function assertNothingProcessedUnrun(harness: Harness, table: string): Promise<void> {
-    const entries = await listLedgerEntries(engineClient, table);
+    const entries = await ledgerReader(engineClient, table).list();
     const unrun = entries.filter((entry) => entry.status === "processed" && harness.effects.count(entry.id) === 0);
     expect(unrun).toEqual([]);
   }
@@ -161,7 +161,7 @@ describeEachEngine("faults", (engine) => {
 
     expect(sent.map(({ answer }) => `${answer.status} ${answer.code}`)).toEqual(schedule.map(() => "500 ledger_unavailable"));
     expect(harness.started.count()).toBe(0);
-    expect(await listLedgerEntries(engineClient, table)).toEqual([]);
+    expect(await ledgerReader(engineClient, table).list()).toEqual([]);
     book.add("faults injected", schedule.length);
 
     target = engineClient;
@@ -231,7 +231,7 @@ describeEachEngine("faults", (engine) => {
 
       await retryUntilAcknowledged(harness, events, new Set(), tally);
       await assertRecovered(harness, table, events, "slow past the timeout", tally);
-      for (const item of events) expect((await getLedgerEntry(engineClient, table, item.event.id))?.attempts).toBe(2);
+      for (const item of events) expect((await ledgerReader(engineClient, table).get(item.event.id))?.attempts).toBe(2);
     } finally {
       throughProxy.destroy();
       await proxy.close();
@@ -285,7 +285,7 @@ describeEachEngine("faults", (engine) => {
     for (const item of events) {
       const failed = await harness.invoke(item);
       expect(`${failed.status} ${failed.code}`).toBe("500 handler_failed");
-      expect(await getLedgerEntry(engineClient, table, item.event.id)).toMatchObject({ status: "failed", attempts: 1, lastError: "Error: the CRM timed out" });
+      expect(await ledgerReader(engineClient, table).get(item.event.id)).toMatchObject({ status: "failed", attempts: 1, lastError: "Error: the CRM timed out" });
       harness.clock.advance(60);
       const retried = await harness.invoke(item);
       expect(`${retried.status} ${retried.code}`).toBe("200 processed");
@@ -293,7 +293,7 @@ describeEachEngine("faults", (engine) => {
       expect(`${again.status} ${again.code}`).toBe("200 duplicate");
       expect(harness.started.count(item.event.id)).toBe(2);
       expect(harness.effects.count(item.event.id)).toBe(1);
-      expect(await getLedgerEntry(engineClient, table, item.event.id)).toMatchObject({ status: "processed", attempts: 2 });
+      expect(await ledgerReader(engineClient, table).get(item.event.id)).toMatchObject({ status: "processed", attempts: 2 });
     }
     book.add("handler failures injected", events.length);
     book.add("faults injected", events.length);
@@ -322,7 +322,7 @@ describeEachEngine("faults", (engine) => {
     for (const item of events) {
       const dead = await harness.invoke(item, 200);
       expect(dead.status).toBe(502);
-      expect(await getLedgerEntry(engineClient, table, item.event.id)).toMatchObject({ status: "processing", attempts: 1 });
+      expect(await ledgerReader(engineClient, table).get(item.event.id)).toMatchObject({ status: "processing", attempts: 1 });
       // Retries inside the lease (1 s, 30 s, 59 s after the claim) are refused without running anything.
       for (const seconds of [1, 29, 29]) {
         harness.clock.advance(seconds);
@@ -335,7 +335,7 @@ describeEachEngine("faults", (engine) => {
       const after = await harness.invoke(item);
       expect(`${after.status} ${after.code}`).toBe("200 processed");
       expect(harness.effects.count(item.event.id)).toBe(1);
-      expect(await getLedgerEntry(engineClient, table, item.event.id)).toMatchObject({ status: "processed", attempts: 2 });
+      expect(await ledgerReader(engineClient, table).get(item.event.id)).toMatchObject({ status: "processed", attempts: 2 });
     }
     expect(harness.overlaps).toBe(0);
     book.add("crashes injected", events.length);

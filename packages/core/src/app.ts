@@ -17,6 +17,7 @@ import {
   type ProcessOutcome,
 } from "./process-event.ts";
 import type { WebhookRequest } from "./request.ts";
+import { createReconcilerStateStore, type ReconcilerStateStore } from "./reconcile-state.ts";
 import { runObserved } from "./run.ts";
 import { createStripeClient } from "./stripe-api.ts";
 import { handleWebhook, loadStripeMode, loadWebhookConfig, resolveSettings, type WebhookConfig } from "./webhook.ts";
@@ -93,8 +94,17 @@ export interface WebhookApp {
   acceptEvent(event: Stripe.Event, source: Exclude<EventSource, "webhook" | "queue">): Promise<EventResult>;
   /** Fetches an event from Stripe's Events API by id (on the connected account when given). */
   retrieveEvent(id: string, account?: string): Promise<Stripe.Event>;
-  /** The stage's ledger, mode and processing, resolved from the settings. */
-  stage(): { mode: StripeMode; ledger: Ledger; tableName: string; processing: ProcessingMode };
+  /**
+   * The stage's ledger, mode and processing, resolved from the settings, and the store of the
+   * reconciler's state for an endpoint (kept in the ledger table, over the app's client).
+   */
+  stage(): {
+    mode: StripeMode;
+    ledger: Ledger;
+    tableName: string;
+    processing: ProcessingMode;
+    reconcilerState<Run>(endpointId: string): ReconcilerStateStore<Run>;
+  };
 }
 
 /**
@@ -142,7 +152,7 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
 
   function processDependencies(resolved: { mode: StripeMode; ledger: Ledger; tableName: string; raw: AppSettings }) {
     const { mode, ledger, tableName, raw } = resolved;
-    return { mode, ledger, tableName, dynamo: deps.dynamo, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured: Boolean(raw.stripeApiKey) };
+    return { mode, ledger, tableName, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured: Boolean(raw.stripeApiKey) };
   }
 
   function queueOf(resolved: { processing: ProcessingMode }): QueueSender | undefined {
@@ -161,7 +171,6 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
       config: webhook,
       ledger: resolved.ledger,
       tableName: resolved.tableName,
-      dynamo: deps.dynamo,
       stripeConfigured: Boolean(resolved.raw.stripeApiKey),
       ...(queue ? { queue } : {}),
     };
@@ -215,7 +224,13 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
     },
     stage() {
       const { mode, ledger, tableName, processing } = resolveStage();
-      return { mode, ledger, tableName, processing };
+      return {
+        mode,
+        ledger,
+        tableName,
+        processing,
+        reconcilerState: (endpointId) => createReconcilerStateStore(deps.dynamo, tableName, endpointId),
+      };
     },
   };
 

@@ -1,10 +1,11 @@
-import { GetItemCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { GetItemCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type Stripe from "stripe";
 import type { HandlerContext, HandlerResult } from "./dispatch.ts";
 import { effectKeyPrefix } from "./effects.ts";
 import { StripeRequestRefusedError, errorSummary } from "./errors.ts";
 import { ledgerTable } from "./ledger-table.ts";
+import { scanAll } from "./scan.ts";
 import { callStripe } from "./stripe-api.ts";
 
 /*
@@ -350,24 +351,13 @@ export async function listEntitlements(
     const one = await getEntitlement(client, tableName, filter.customer);
     return one === undefined ? [] : [one];
   }
-  const entitlements: Entitlement[] = [];
-  let startKey: Item | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({
-        TableName: tableName,
-        FilterExpression: "begins_with(#pk, :prefix)",
-        ExpressionAttributeNames: { "#pk": ledgerTable.partitionKey },
-        ExpressionAttributeValues: { ":prefix": { S: entitlementKeyPrefix } },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const entitlement = toEntitlement(item);
-      if (entitlement) entitlements.push(entitlement);
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const items = await scanAll(client, {
+    TableName: tableName,
+    FilterExpression: "begins_with(#pk, :prefix)",
+    ExpressionAttributeNames: { "#pk": ledgerTable.partitionKey },
+    ExpressionAttributeValues: { ":prefix": { S: entitlementKeyPrefix } },
+    ConsistentRead: true,
+  });
+  const entitlements = items.map(toEntitlement).filter((entitlement): entitlement is Entitlement => entitlement !== undefined);
   return entitlements.sort((a, b) => a.customer.localeCompare(b.customer));
 }

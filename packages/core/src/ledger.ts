@@ -3,7 +3,6 @@ import {
   DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
-  ScanCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
   UpdateItemCommand,
@@ -11,9 +10,12 @@ import {
   type DynamoDBClient,
   type TransactWriteItem,
 } from "@aws-sdk/client-dynamodb";
+import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import { effectKeyPrefix, InvalidEffectError, type EffectItem } from "./effects.ts";
 import { EffectConditionFailedError, LedgerRejectedError, LedgerUnavailableError } from "./errors.ts";
 import { ledgerTable } from "./ledger-table.ts";
 import { ledgerRetentionDays, leaseSeconds } from "./limits.ts";
+import { scanAll } from "./scan.ts";
 
 /*
  * The ledger: one DynamoDB item per Stripe event id, so each event takes effect once however
@@ -93,9 +95,18 @@ export type QueueRecordResult = { kind: "recorded"; entry: LedgerEntry } | { kin
 /** `lease_lost`: the claim expired and another delivery took the event over; nothing was written. */
 export type ReleaseResult = "recorded" | "lease_lost";
 
+/** Filters for {@link Ledger.list}. */
+export interface LedgerFilter {
+  status?: LedgerStatus;
+  type?: string;
+  /** At most this many entries, the newest first. */
+  limit?: number;
+}
+
 /**
- * The ledger's verbs. Every DynamoDB failure surfaces as {@link LedgerUnavailableError}, except a
- * request DynamoDB rejects as invalid, which is {@link LedgerRejectedError} (see `ledgerFailure`).
+ * The ledger's verbs: the one way to the ledger table. Every DynamoDB failure surfaces as
+ * {@link LedgerUnavailableError}, except a request DynamoDB rejects as invalid, which is
+ * {@link LedgerRejectedError} (see {@link ledgerFailure}).
  */
 export interface Ledger {
   /**
@@ -115,8 +126,23 @@ export interface Ledger {
   complete(claim: LedgerEntry, outcome: string, effects?: readonly TransactWriteItem[]): Promise<ReleaseResult>;
   /** Marks a claimed event `failed` with an error summary, so the next delivery may claim it. */
   fail(claim: LedgerEntry, errorSummary: string): Promise<ReleaseResult>;
-  /** One event's entry, read consistently; undefined when the ledger has never seen it. */
+  /**
+   * One event's entry, read consistently; undefined when the ledger has never seen it (or its
+   * TTL has removed it).
+   */
   get(eventId: string): Promise<LedgerEntry | undefined>;
+  /**
+   * The ledger's events, newest first (by first delivery), optionally narrowed by status and
+   * type. Meant for operators and the local tools: it scans the whole table with strongly
+   * consistent reads, which is fine for a ledger of days or weeks but not a request path.
+   */
+  list(filter?: LedgerFilter): Promise<LedgerEntry[]>;
+  /**
+   * One app item (what handlers' staged effects write, its key starting `app#`) as a plain
+   * object, read consistently; undefined when there is none. A ledger entry is never handed out
+   * this way: any other key is an {@link InvalidEffectError}.
+   */
+  readAppItem(key: EffectItem): Promise<Record<string, unknown> | undefined>;
   /**
    * Records an event just sent to the queue as `queued`, unless the ledger already has it in any
    * status but `failed` (a consumer may have claimed it already, or a duplicate got there first).
@@ -139,49 +165,43 @@ export interface Ledger {
   recordDeadLettered(eventId: string): Promise<void>;
 }
 
-/** Tuning of a ledger; the defaults are the product's. */
+/** Tuning of a ledger and what its engine can do; the defaults are the product's. */
 export interface LedgerOptions {
   /** The current time in epoch milliseconds. */
   now?: () => number;
   leaseSeconds?: number;
   retentionDays?: number;
   /**
-   * How staged effects are committed. `transaction` (the default, and the only mode for AWS):
-   * one TransactWriteItems with the completion. `sequential` is for engines without
-   * transactions (dynalite, the local receiver's embedded engine): each effect is written on its
-   * own, then the completion; a crash in between can repeat the effects, as without staging.
+   * Whether the engine commits TransactWriteItems (true, the default: DynamoDB has them). Without
+   * them (dynalite, the local receiver's embedded engine) a handler's staged effects are written
+   * one by one, then the completion; a crash in between can repeat the effects, as without staging.
    */
-  effects?: "transaction" | "sequential";
+  transactions?: boolean;
 }
 
-const attr = {
-  pk: ledgerTable.partitionKey,
-  expiresAt: ledgerTable.ttlAttribute,
-  type: "type",
-  status: "status",
-  attempts: "attempts",
-  firstSeenAt: "firstSeenAt",
-  lastAttemptAt: "lastAttemptAt",
-  processedAt: "processedAt",
-  leaseExpiresAt: "leaseExpiresAt",
-  livemode: "livemode",
-  apiVersion: "apiVersion",
-  account: "account",
-  eventCreatedAt: "eventCreatedAt",
-  lastError: "lastError",
-  outcome: "outcome",
-  forcedRuns: "forcedRuns",
-  lastForcedAt: "lastForcedAt",
-  queuedAt: "queuedAt",
-  deferrals: "deferrals",
-  deadLetteredAt: "deadLetteredAt",
-} as const;
+/**
+ * Whether the ledger holds the event as done (`processed` or `ignored`): a delivery, the
+ * reconciler or a replay leaves it alone unless an operator forces a run. The one definition of
+ * "settled", for every caller holding an entry.
+ */
+export function isSettled(entry: LedgerEntry | undefined): entry is LedgerEntry & { status: "processed" | "ignored" } {
+  return entry?.status === "processed" || entry?.status === "ignored";
+}
 
-// Every attribute goes through a placeholder: `type` and `status` are DynamoDB reserved words,
-// and one rule for all is easier to read than a list of exceptions.
-const names = Object.fromEntries(Object.values(attr).map((name) => [`#${name}`, name]));
+/**
+ * Whether a run holds the event's claim at `nowMs` (epoch milliseconds): `processing` under a
+ * lease that has not expired. Without one, the next delivery, reconcile run or replay may take
+ * the event over. The one definition of "lease live", the claim's condition in terms of an entry.
+ */
+export function isLeaseLive(entry: LedgerEntry | undefined, nowMs: number): boolean {
+  if (entry?.status !== "processing" || entry.leaseExpiresAt === undefined) return false;
+  return Date.parse(entry.leaseExpiresAt) > nowMs;
+}
 
 type Item = Record<string, AttributeValue>;
+
+/** Plain values for an expression, marshalled as they are sent; undefined ones are left out. */
+type Values = Record<string, unknown>;
 
 /**
  * A ledger over `tableName` (created from `ledgerCreateTableInput`). Claims are single
@@ -193,7 +213,8 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
   const now = options.now ?? Date.now;
   const lease = (options.leaseSeconds ?? leaseSeconds) * 1000;
   const retention = (options.retentionDays ?? ledgerRetentionDays) * 86_400;
-  const expiresAt = (nowMs: number): AttributeValue => ({ N: String(Math.floor(nowMs / 1000) + retention) });
+  const transactions = options.transactions ?? true;
+  const expiresAt = (nowMs: number): number => Math.floor(nowMs / 1000) + retention;
 
   async function write(
     event: LedgerEvent,
@@ -202,11 +223,11 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
   ): Promise<{ kind: "written"; entry: LedgerEntry } | Contended> {
     const nowMs = now();
     const { sets, values } = eventAttributes(event, nowMs);
-    Object.assign(values, { ":status": { S: status }, ":processing": { S: "processing" }, ":one": { N: "1" }, ":now": { N: String(nowMs) } });
+    Object.assign(values, { ":status": status, ":processing": "processing", ":one": 1, ":now": nowMs });
     sets.push("#status = :status", "#attempts = if_not_exists(#attempts, :zero) + :one", "#lastAttemptAt = :nowIso");
     if (status === "processing") {
       sets.push("#leaseExpiresAt = :lease");
-      values[":lease"] = { N: String(nowMs + lease) };
+      values[":lease"] = nowMs + lease;
     }
     if (force) {
       sets.push("#forcedRuns = if_not_exists(#forcedRuns, :zero) + :one", "#lastForcedAt = :nowIso");
@@ -215,11 +236,11 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
     // Claimable: never seen, failed last time, or claimed by a delivery that ran out of time
     // (its lease expired) without recording a result. Forced: anything but a live lease.
     const condition = force
-      ? `attribute_not_exists(#${attr.pk}) OR #status <> :processing OR #leaseExpiresAt <= :now`
-      : `attribute_not_exists(#${attr.pk}) OR #status = :failed OR #status = :queued` +
+      ? `attribute_not_exists(#${ledgerTable.partitionKey}) OR #status <> :processing OR #leaseExpiresAt <= :now`
+      : `attribute_not_exists(#${ledgerTable.partitionKey}) OR #status = :failed OR #status = :queued` +
         " OR (#status = :processing AND #leaseExpiresAt <= :now)";
     // DynamoDB refuses a request whose values an expression does not use, and only this one uses them.
-    if (!force) Object.assign(values, { ":failed": { S: "failed" }, ":queued": { S: "queued" } });
+    if (!force) Object.assign(values, { ":failed": "failed", ":queued": "queued" });
     const result = await conditionalUpdate("claim", event.id, condition, update, values);
     return result.written ? { kind: "written", entry: result.entry } : contended(result.entry);
   }
@@ -231,7 +252,7 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
     eventId: string,
     condition: string,
     update: string,
-    values: Item,
+    values: Values,
   ): Promise<{ written: true; entry: LedgerEntry } | { written: false; entry: LedgerEntry | undefined }> {
     const key = eventKey(eventId);
     try {
@@ -239,10 +260,9 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
         new UpdateItemCommand({
           TableName: tableName,
           Key: key,
+          ...expression(`${condition} ${update}`, values),
           ConditionExpression: condition,
           UpdateExpression: update,
-          ExpressionAttributeNames: usedNames(`${condition} ${update}`),
-          ExpressionAttributeValues: values,
           ReturnValues: "ALL_NEW",
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
@@ -258,15 +278,16 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
 
   // What every write of an event's item sets from its envelope: the facts, the first sighting and
   // the TTL, with `:nowIso` and `:zero` for the caller's own clauses.
-  function eventAttributes(event: LedgerEvent, nowMs: number): { sets: string[]; values: Item } {
-    const values: Item = {
-      ":type": { S: event.type },
-      ":zero": { N: "0" },
-      ":nowIso": { S: new Date(nowMs).toISOString() },
-      ":livemode": { BOOL: event.livemode },
-      ":apiVersion": event.apiVersion === null ? { NULL: true } : { S: event.apiVersion },
-      ":created": { S: new Date(event.created * 1000).toISOString() },
+  function eventAttributes(event: LedgerEvent, nowMs: number): { sets: string[]; values: Values } {
+    const values: Values = {
+      ":type": event.type,
+      ":zero": 0,
+      ":nowIso": new Date(nowMs).toISOString(),
+      ":livemode": event.livemode,
+      ":apiVersion": event.apiVersion,
+      ":created": new Date(event.created * 1000).toISOString(),
       ":ttl": expiresAt(nowMs),
+      ":account": event.account,
     };
     const sets = [
       "#type = :type",
@@ -274,31 +295,28 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       "#livemode = :livemode",
       "#apiVersion = :apiVersion",
       "#eventCreatedAt = :created",
-      `#${attr.expiresAt} = :ttl`,
+      `#${ledgerTable.ttlAttribute} = :ttl`,
     ];
-    if (event.account !== undefined) {
-      sets.push("#account = :account");
-      values[":account"] = { S: event.account };
-    }
+    if (event.account !== undefined) sets.push("#account = :account");
     return { sets, values };
   }
 
-  async function read(key: Item): Promise<Item | undefined> {
+  async function read(key: Item, operation = "read"): Promise<Item | undefined> {
     try {
       const result = await client.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }));
       return result.Item;
     } catch (error) {
-      throw ledgerFailure("read", "GetItem", error);
+      throw ledgerFailure(operation, "GetItem", error);
     }
   }
 
   async function release(
     claim: LedgerEntry,
     sets: string[],
-    values: Item,
+    values: Values,
     effects: readonly TransactWriteItem[] = [],
   ): Promise<ReleaseResult> {
-    const update = `SET ${sets.join(", ")}, #${attr.expiresAt} = :ttl REMOVE #leaseExpiresAt`;
+    const update = `SET ${sets.join(", ")}, #${ledgerTable.ttlAttribute} = :ttl REMOVE #leaseExpiresAt`;
     // Fencing: only the delivery whose claim is still the current one may record the result.
     const condition = "#status = :processing AND #attempts = :attempts";
     const completion = {
@@ -306,17 +324,10 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
       Key: eventKey(claim.id),
       ConditionExpression: condition,
       UpdateExpression: update,
-      ExpressionAttributeNames: usedNames(`${condition} ${update}`),
-      ExpressionAttributeValues: {
-        ...values,
-        ":processing": { S: "processing" },
-        ":attempts": { N: String(claim.attempts) },
-        ":ttl": expiresAt(now()),
-      },
+      ...expression(`${condition} ${update}`, { ...values, ":processing": "processing", ":attempts": claim.attempts, ":ttl": expiresAt(now()) }),
     };
-    if (effects.length > 0 && options.effects === "sequential") return commitSequentially(completion, effects);
-    if (effects.length > 0) return commit(completion, effects);
-    return releaseAlone(completion);
+    if (effects.length === 0) return releaseAlone(completion);
+    return transactions ? commit(completion, effects) : commitSequentially(completion, effects);
   }
 
   // One transaction: the fenced completion first, then the handler's effects. DynamoDB reports a
@@ -380,7 +391,7 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
 
   // Small updates of one attribute or two on an existing entry; a missing entry is left missing.
   // Returns the attributes it set, or undefined when the condition did not hold.
-  async function annotate(eventId: string, operation: string, update: string, condition: string, values: Item): Promise<Item | undefined> {
+  async function annotate(eventId: string, operation: string, update: string, condition: string, values: Values): Promise<Values | undefined> {
     try {
       const result = await client.send(
         new UpdateItemCommand({
@@ -388,12 +399,11 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
           Key: eventKey(eventId),
           UpdateExpression: update,
           ConditionExpression: condition,
-          ExpressionAttributeNames: usedNames(`${condition} ${update}`),
-          ExpressionAttributeValues: values,
+          ...expression(`${condition} ${update}`, values),
           ReturnValues: "UPDATED_NEW",
         }),
       );
-      return result.Attributes ?? {};
+      return unmarshall(result.Attributes ?? {});
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw ledgerFailure(operation, "UpdateItem", error);
@@ -404,36 +414,58 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
     async get(eventId) {
       return toEntry(await read(eventKey(eventId)));
     },
+    async list(filter = {}) {
+      const conditions = [`begins_with(#${ledgerTable.partitionKey}, :eventPrefix)`];
+      if (filter.status !== undefined) conditions.push("#status = :status");
+      if (filter.type !== undefined) conditions.push("#type = :type");
+      const condition = conditions.join(" AND ");
+      const values = { ":eventPrefix": "evt_", ":status": filter.status, ":type": filter.type };
+      let items: Item[];
+      try {
+        items = await scanAll(client, { TableName: tableName, FilterExpression: condition, ...expression(condition, values), ConsistentRead: true });
+      } catch (error) {
+        throw ledgerFailure("list", "Scan", error);
+      }
+      const entries = items.map(toEntry).filter((entry): entry is LedgerEntry => entry !== undefined);
+      entries.sort((a, b) => b.firstSeenAt.localeCompare(a.firstSeenAt) || b.id.localeCompare(a.id));
+      return filter.limit === undefined ? entries : entries.slice(0, filter.limit);
+    },
+    async readAppItem(key) {
+      const pk = key[ledgerTable.partitionKey];
+      if (typeof pk !== "string" || !pk.startsWith(effectKeyPrefix)) {
+        throw new InvalidEffectError(`A handler reads only app items, whose key starts with "${effectKeyPrefix}".`);
+      }
+      const item = await read(marshall({ [ledgerTable.partitionKey]: pk }), "app item read");
+      return item ? unmarshall(item) : undefined;
+    },
     async recordQueued(event) {
       const { sets, values } = eventAttributes(event, now());
-      Object.assign(values, { ":queued": { S: "queued" }, ":failed": { S: "failed" } });
+      Object.assign(values, { ":queued": "queued", ":failed": "failed" });
       // Never an attempt: only a claim counts one.
       sets.push("#status = :queued", "#attempts = if_not_exists(#attempts, :zero)", "#queuedAt = :nowIso");
       const update = `SET ${sets.join(", ")}`;
-      const condition = `attribute_not_exists(#${attr.pk}) OR #status = :failed`;
+      const condition = `attribute_not_exists(#${ledgerTable.partitionKey}) OR #status = :failed`;
       const result = await conditionalUpdate("queue record", event.id, condition, update, values);
       return result.written ? { kind: "recorded", entry: result.entry } : { kind: "exists", entry: result.entry };
     },
     async recordDeferral(eventId) {
-      const set = await annotate(eventId, "deferral", "SET #deferrals = if_not_exists(#deferrals, :zero) + :one", `attribute_exists(#${attr.pk})`, {
-        ":zero": { N: "0" },
-        ":one": { N: "1" },
-      });
-      const count = set?.[attr.deferrals]?.N;
-      return count === undefined ? undefined : Number(count);
+      const update = "SET #deferrals = if_not_exists(#deferrals, :zero) + :one";
+      const set = await annotate(eventId, "deferral", update, `attribute_exists(#${ledgerTable.partitionKey})`, { ":zero": 0, ":one": 1 });
+      const count = set?.deferrals;
+      return typeof count === "number" ? count : undefined;
     },
     async releaseLease(eventId) {
       await annotate(eventId, "lease release", "SET #leaseExpiresAt = :now", "#status = :processing", {
-        ":now": { N: String(now()) },
-        ":processing": { S: "processing" },
+        ":now": now(),
+        ":processing": "processing",
       });
     },
     async recordDeadLettered(eventId) {
       // The deferrals are counted afresh: a redriven message starts SQS's receive count at 1 again.
       await annotate(eventId, "dead-letter record", "SET #deadLetteredAt = :nowIso, #deferrals = :zero", "#status = :failed", {
-        ":nowIso": { S: new Date(now()).toISOString() },
-        ":failed": { S: "failed" },
-        ":zero": { N: "0" },
+        ":nowIso": new Date(now()).toISOString(),
+        ":failed": "failed",
+        ":zero": 0,
       });
     },
     async claim(event, options) {
@@ -447,87 +479,17 @@ export function createLedger(client: DynamoDBClient, tableName: string, options:
     complete(claim, outcome, effects) {
       const sets = ["#status = :processed", "#processedAt = :nowIso", "#outcome = :outcome"];
       const values = {
-        ":processed": { S: "processed" },
-        ":nowIso": { S: new Date(now()).toISOString() },
+        ":processed": "processed",
+        ":nowIso": new Date(now()).toISOString(),
         // A handler's outcome is meant to be one line; a runaway one must not hit the item size limit.
-        ":outcome": { S: outcome.slice(0, 1000) },
+        ":outcome": outcome.slice(0, 1000),
       };
       return release(claim, sets, values, effects);
     },
     fail(claim, errorSummary) {
-      return release(claim, ["#status = :failed", "#lastError = :error"], {
-        ":failed": { S: "failed" },
-        ":error": { S: errorSummary },
-      });
+      return release(claim, ["#status = :failed", "#lastError = :error"], { ":failed": "failed", ":error": errorSummary });
     },
   };
-}
-
-/** Filters for {@link listLedgerEntries}. */
-export interface LedgerFilter {
-  status?: LedgerStatus;
-  type?: string;
-  /** At most this many entries, the newest first. */
-  limit?: number;
-}
-
-/**
- * The ledger's events, newest first (by first delivery), optionally narrowed by status and
- * type. Meant for operators and the local `npm run events` tool: it scans the whole table with
- * strongly consistent reads, which is fine for a ledger of days or weeks but not a request path.
- */
-export async function listLedgerEntries(
-  client: DynamoDBClient,
-  tableName: string,
-  filter: LedgerFilter = {},
-): Promise<LedgerEntry[]> {
-  const conditions = [`begins_with(#${attr.pk}, :eventPrefix)`];
-  const values: Item = { ":eventPrefix": { S: "evt_" } };
-  if (filter.status !== undefined) {
-    conditions.push("#status = :status");
-    values[":status"] = { S: filter.status };
-  }
-  if (filter.type !== undefined) {
-    conditions.push("#type = :type");
-    values[":type"] = { S: filter.type };
-  }
-  const expression = conditions.join(" AND ");
-  const entries: LedgerEntry[] = [];
-  let startKey: Item | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({
-        TableName: tableName,
-        FilterExpression: expression,
-        ExpressionAttributeNames: usedNames(expression),
-        ExpressionAttributeValues: values,
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const entry = toEntry(item);
-      if (entry) entries.push(entry);
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  entries.sort((a, b) => b.firstSeenAt.localeCompare(a.firstSeenAt) || b.id.localeCompare(a.id));
-  return filter.limit === undefined ? entries : entries.slice(0, filter.limit);
-}
-
-/**
- * Reads one event's ledger entry with a consistent read; undefined when the ledger has never
- * seen the event (or its TTL has removed it).
- */
-export async function getLedgerEntry(
-  client: DynamoDBClient,
-  tableName: string,
-  eventId: string,
-): Promise<LedgerEntry | undefined> {
-  const result = await client.send(
-    new GetItemCommand({ TableName: tableName, Key: eventKey(eventId), ConsistentRead: true }),
-  );
-  return toEntry(result.Item);
 }
 
 /**
@@ -549,67 +511,80 @@ export function ledgerFailure(
 }
 
 function eventKey(eventId: string): Item {
-  return { [attr.pk]: { S: eventId } };
+  return marshall({ [ledgerTable.partitionKey]: eventId });
 }
 
-// DynamoDB rejects placeholders an expression does not use, so pass only the used ones, found in
-// one pass over the text (this runs on every request; a pattern per known name was measurably slower).
-function usedNames(expressions: string): Record<string, string> {
-  const used = new Set(expressions.match(/#\w+/g));
-  return Object.fromEntries(Object.entries(names).filter(([placeholder]) => used.has(placeholder)));
+/**
+ * An expression's names and values as DynamoDB takes them. Every attribute goes through a
+ * placeholder named after it (`#status` for `status`): `type` and `status` are reserved words,
+ * and one rule for all is easier to read than a list of exceptions. DynamoDB refuses names and
+ * values an expression does not use, so only the placeholders found in the text are passed, and
+ * undefined values are left out.
+ */
+function expression(text: string, values: Values): { ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Item } {
+  const names: Record<string, string> = {};
+  for (const placeholder of new Set(text.match(/#\w+/g))) names[placeholder] = placeholder.slice(1);
+  return { ExpressionAttributeNames: names, ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }) };
 }
 
 function contended(entry: LedgerEntry | undefined): Contended {
-  if (entry?.status === "processed" || entry?.status === "ignored") return { kind: "duplicate", entry };
+  if (isSettled(entry)) return { kind: "duplicate", entry };
   // The write's condition failed on a `processing` item, so another delivery holds an unexpired
   // lease; or, only after the fallback read, the item changed in between. Either way another
   // delivery is at work, and Stripe's next retry will find the event settled.
   return { kind: "in_progress", entry };
 }
 
-const statuses: readonly string[] = ["queued", "processing", "processed", "failed", "ignored"] satisfies LedgerStatus[];
+const statuses: readonly unknown[] = ["queued", "processing", "processed", "failed", "ignored"] satisfies LedgerStatus[];
 
-function isStatus(value: string | undefined): value is LedgerStatus {
-  return value !== undefined && statuses.includes(value);
+function isStatus(value: unknown): value is LedgerStatus {
+  return statuses.includes(value);
 }
+
+const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+const count = (value: unknown): number | undefined => (typeof value === "number" ? value : undefined);
+
+/**
+ * How each optional field of an entry reads from its stored attribute of the same name, in the
+ * entry's order; a value of another type is left out. The lease is stored in epoch milliseconds
+ * (the claim's condition compares it with the clock) and read as an ISO string.
+ */
+const optionalFields: { readonly [K in Exclude<keyof LedgerEntry, "id" | "type" | "status" | "attempts" | "firstSeenAt">]-?: (value: unknown) => LedgerEntry[K] | undefined } = {
+  lastAttemptAt: text,
+  processedAt: text,
+  leaseExpiresAt: (value) => (typeof value === "number" ? new Date(value).toISOString() : undefined),
+  livemode: (value) => (typeof value === "boolean" ? value : undefined),
+  apiVersion: (value) => (value === undefined ? undefined : (text(value) ?? null)),
+  account: text,
+  eventCreatedAt: text,
+  lastError: text,
+  outcome: text,
+  forcedRuns: count,
+  lastForcedAt: text,
+  expiresAt: count,
+  queuedAt: text,
+  deferrals: count,
+  deadLetteredAt: text,
+};
 
 function toEntry(item: Item | undefined): LedgerEntry | undefined {
   if (!item) return undefined;
-  const id = item[attr.pk]?.S;
-  const type = item[attr.type]?.S;
-  const status = item[attr.status]?.S;
-  const attempts = Number(item[attr.attempts]?.N);
-  const firstSeenAt = item[attr.firstSeenAt]?.S;
-  // Not an event entry (another item kind, or a hand-edited item): skip it rather than guess.
-  if (id === undefined || type === undefined || firstSeenAt === undefined) return undefined;
-  if (!isStatus(status) || !Number.isInteger(attempts)) return undefined;
-  const entry: LedgerEntry = { id, type, status, attempts, firstSeenAt };
-  const lease = item[attr.leaseExpiresAt]?.N;
-  const apiVersion = item[attr.apiVersion];
-  const expires = item[attr.expiresAt]?.N;
-  assignDefined(entry, {
-    lastAttemptAt: item[attr.lastAttemptAt]?.S,
-    processedAt: item[attr.processedAt]?.S,
-    leaseExpiresAt: lease === undefined ? undefined : new Date(Number(lease)).toISOString(),
-    livemode: item[attr.livemode]?.BOOL,
-    apiVersion: apiVersion === undefined ? undefined : (apiVersion.S ?? null),
-    account: item[attr.account]?.S,
-    eventCreatedAt: item[attr.eventCreatedAt]?.S,
-    lastError: item[attr.lastError]?.S,
-    outcome: item[attr.outcome]?.S,
-    forcedRuns: item[attr.forcedRuns]?.N === undefined ? undefined : Number(item[attr.forcedRuns]?.N),
-    lastForcedAt: item[attr.lastForcedAt]?.S,
-    expiresAt: expires === undefined ? undefined : Number(expires),
-    queuedAt: item[attr.queuedAt]?.S,
-    deferrals: item[attr.deferrals]?.N === undefined ? undefined : Number(item[attr.deferrals]?.N),
-    deadLetteredAt: item[attr.deadLetteredAt]?.S,
-  });
-  return entry;
-}
-
-// Keeps absent attributes absent instead of present-but-undefined, so entries compare and print cleanly.
-function assignDefined<T extends object>(target: T, source: { [K in keyof T]?: T[K] | undefined }): void {
-  for (const [key, value] of Object.entries(source)) {
-    if (value !== undefined) Object.assign(target, { [key]: value });
+  let stored: Values;
+  try {
+    stored = unmarshall(item);
+  } catch {
+    // A number past JavaScript's precision: never written by the ledger, so not an entry.
+    return undefined;
   }
+  const { [ledgerTable.partitionKey]: id, type, status, attempts, firstSeenAt } = stored;
+  // Not an event entry (another item kind, or a hand-edited item): skip it rather than guess.
+  if (typeof id !== "string" || typeof type !== "string" || typeof firstSeenAt !== "string") return undefined;
+  if (!isStatus(status) || typeof attempts !== "number" || !Number.isInteger(attempts)) return undefined;
+  const entry: LedgerEntry = { id, type, status, attempts, firstSeenAt };
+  for (const [name, read] of Object.entries(optionalFields)) {
+    const value = read(stored[name]);
+    // Absent attributes stay absent rather than present-but-undefined, so entries compare and print cleanly.
+    if (value !== undefined) Object.assign(entry, { [name]: value });
+  }
+  return entry;
 }

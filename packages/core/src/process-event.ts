@@ -1,9 +1,7 @@
 import { createHash } from "node:crypto";
-import { GetItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type Stripe from "stripe";
 import { dispatch, isCatalogEvent, type HandlerContext, type HandlerRegistry } from "./dispatch.ts";
-import { createEffectStager, effectKeyPrefix, InvalidEffectError, type EffectItem } from "./effects.ts";
+import { createEffectStager, InvalidEffectError } from "./effects.ts";
 import { asStripeEvent } from "./envelope.ts";
 import {
   ConfigurationError,
@@ -14,7 +12,6 @@ import {
   type StripeMode,
 } from "./errors.ts";
 import type { Contended, Ledger, LedgerEntry, LedgerEvent, ReleaseResult } from "./ledger.ts";
-import { ledgerTable } from "./ledger-table.ts";
 import { withAttributes, type WebhookLogger } from "./logger.ts";
 
 /*
@@ -52,10 +49,11 @@ export type EventResult = { ok: true; outcome: ProcessOutcome } | { ok: false; e
 export interface ProcessDependencies {
   mode: StripeMode;
   ledger: Ledger;
-  /** The ledger table, where handlers' staged effects are written; without it, staging is refused. */
+  /**
+   * The ledger table, where handlers' staged effects are written and whose app items they may read
+   * (`HandlerContext.readItem`, through the ledger); without it, staging is refused and reads are not offered.
+   */
   tableName?: string;
-  /** The client over the ledger table; with `tableName`, handlers may read app items (`HandlerContext.readItem`). */
-  dynamo?: DynamoDBClient;
   registry: HandlerRegistry;
   logger: WebhookLogger;
   /** The Stripe client handlers get, created on their first use of it; without it, using it throws. */
@@ -122,7 +120,7 @@ export async function processEvent(
       stripeConfigured: deps.stripeConfigured ?? deps.stripe !== undefined,
       idempotencyKey: (purpose) => idempotencyKey(event.id, purpose),
       effects: staged.stager,
-      ...(deps.dynamo && deps.tableName ? { readItem: appItemReader(deps.dynamo, deps.tableName) } : {}),
+      ...(deps.tableName ? { readItem: (key) => ledger.readAppItem(key) } : {}),
     };
     ({ outcome } = await dispatch(deps.registry, event, context));
   } catch (error) {
@@ -139,18 +137,6 @@ export async function processEvent(
     throw new HandlerFailedError(event.id, event.type, error);
   }
   return recorded === "recorded" ? { kind: "processed", attempts } : { kind: "lease_lost", attempts };
-}
-
-// A handler reads only what handlers write (app# items), never the ledger's own entries.
-function appItemReader(client: DynamoDBClient, tableName: string) {
-  return async (key: EffectItem): Promise<Record<string, unknown> | undefined> => {
-    const pk = key[ledgerTable.partitionKey];
-    if (typeof pk !== "string" || !pk.startsWith(effectKeyPrefix)) {
-      throw new InvalidEffectError(`A handler reads only app items, whose key starts with "${effectKeyPrefix}".`);
-    }
-    const result = await client.send(new GetItemCommand({ TableName: tableName, Key: marshall({ [ledgerTable.partitionKey]: pk }), ConsistentRead: true }));
-    return result.Item ? unmarshall(result.Item) : undefined;
-  };
 }
 
 /**

@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException, GetItemCommand, UpdateItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type Stripe from "stripe";
 import type { WebhookApp } from "./app.ts";
 import { eventCatalog } from "./catalog.ts";
@@ -12,9 +11,9 @@ import {
   StripeUnavailableError,
   errorSummary,
 } from "./errors.ts";
-import { getLedgerEntry, ledgerFailure, type LedgerEntry } from "./ledger.ts";
-import { ledgerTable } from "./ledger-table.ts";
+import { isLeaseLive, isSettled, type LedgerEntry } from "./ledger.ts";
 import type { WebhookLogger } from "./logger.ts";
+import type { ReconcilerState as StoredState } from "./reconcile-state.ts";
 import { callStripe } from "./stripe-api.ts";
 
 /*
@@ -86,8 +85,8 @@ export interface ReconcileReport {
 /** What a run is built from; the Lambda entry and the local tool pass their own. */
 export interface ReconcilerDependencies {
   stripe: Stripe;
+  /** The stage's app: its ledger, where the run's state is kept too, and its processing. */
   app: WebhookApp;
-  dynamo: DynamoDBClient;
   logger: WebhookLogger;
   /**
    * This stage's webhook endpoint (`we_...`): its creation bounds the window and its status is
@@ -114,9 +113,9 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
   const now = deps.now ?? Date.now;
   const started = now();
   const settings = { ...defaultReconcileSettings, ...deps.settings };
-  const { tableName, processing } = deps.app.stage();
-  const queued = processing === "queued";
-  const state = createStateStore(deps.dynamo, tableName, deps.endpointId ?? "local");
+  const stage = deps.app.stage();
+  const queued = stage.processing === "queued";
+  const state = stage.reconcilerState<ReconcilerRun>(deps.endpointId ?? "local");
 
   let endpoint: ReconcileReport["endpoint"];
   let draining: ReconcileReport["endpoint"];
@@ -191,17 +190,17 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
     report.examined += 1;
     let entry: LedgerEntry | undefined;
     try {
-      entry = await getLedgerEntry(deps.dynamo, tableName, event.id);
+      entry = await stage.ledger.get(event.id);
     } catch (error) {
       deps.logger.warn("The ledger could not be read; the next run resumes", { error: errorSummary(error) });
       report.stoppedBy = "ledger-unavailable";
       return false;
     }
-    if (entry?.status === "processed" || entry?.status === "ignored") {
+    if (isSettled(entry)) {
       report.settled += 1;
       return true;
     }
-    if (entry?.status === "processing" && entry.leaseExpiresAt && Date.parse(entry.leaseExpiresAt) > now()) {
+    if (isLeaseLive(entry, now())) {
       report.inProgress += 1;
       unsettled(event);
       return true;
@@ -279,14 +278,19 @@ export async function reconcile(deps: ReconcilerDependencies): Promise<Reconcile
     const reached = Math.min(to, oldestUnsettled ?? to);
     report.watermark = Math.max(reached, previous?.watermark ?? reached);
   }
-  await state.write(report, new Date(now()).toISOString(), complete);
+  await record(complete);
   return report;
 
   async function interrupted(error: StripeUnavailableError): Promise<ReconcileReport> {
     report.stoppedBy = "stripe-unavailable";
     deps.logger.warn("Stripe's API asked the reconciler to back off; the next run resumes", { error: errorSummary(error) });
-    await state.write(report, new Date(now()).toISOString(), false);
+    await record(false);
     return report;
+  }
+
+  async function record(advance: boolean): Promise<void> {
+    const { endpoint: _endpoint, watermark, ...lastRun } = report;
+    await state.write({ at: new Date(now()).toISOString(), lastRun, watermark, advance });
   }
 }
 
@@ -295,80 +299,8 @@ async function readEndpoint(stripe: Stripe, id: string): Promise<NonNullable<Rec
   return { id: endpoint.id, status: endpoint.status, created: endpoint.created };
 }
 
-/** The reconciler's state: one item of another kind in the ledger table (hence its generic `pk`). */
-export interface ReconcilerState {
-  watermark?: number;
-  lastRunAt?: string;
-  lastRun?: Omit<ReconcileReport, "endpoint" | "window" | "watermark"> & { window: ReconcileReport["window"] };
-}
+/** What a run records of itself in the reconciler's state: its report but the endpoint and the watermark. */
+export type ReconcilerRun = Omit<ReconcileReport, "endpoint" | "watermark">;
 
-/** The state item's key for an endpoint; never `evt_...`, so the ledger's listings skip it. */
-export function reconcilerStateKey(endpointId: string): string {
-  return `reconciler#${endpointId}`;
-}
-
-/** Reads the reconciler's stored state for an endpoint (undefined before its first run). */
-export async function readReconcilerState(
-  dynamo: DynamoDBClient,
-  tableName: string,
-  endpointId: string,
-): Promise<ReconcilerState | undefined> {
-  return createStateStore(dynamo, tableName, endpointId).read();
-}
-
-function createStateStore(dynamo: DynamoDBClient, tableName: string, endpointId: string) {
-  const key = { [ledgerTable.partitionKey]: { S: reconcilerStateKey(endpointId) } };
-  return {
-    async read(): Promise<ReconcilerState | undefined> {
-      const result = await dynamo
-        .send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }))
-        .catch((error: unknown) => {
-          throw ledgerFailure("reconciler state read", "GetItem", error);
-        });
-      const item = result.Item;
-      if (!item) return undefined;
-      const watermark = item.watermark?.N;
-      const lastRun = item.lastRun?.S;
-      return {
-        ...(watermark === undefined ? {} : { watermark: Number(watermark) }),
-        ...(item.lastRunAt?.S === undefined ? {} : { lastRunAt: item.lastRunAt.S }),
-        ...(lastRun === undefined ? {} : { lastRun: JSON.parse(lastRun) as ReconcilerState["lastRun"] }),
-      };
-    },
-    /**
-     * Records the run; with `advance`, also its watermark, which only ever moves forward. Runs can
-     * overlap (a slow scheduled run and the next one, or `npm run reconcile`): a run that read an
-     * older watermark and ends later must not move it back, which would cost the next runs a
-     * longer sweep. A run that did not complete records no watermark at all.
-     */
-    async write(report: ReconcileReport, at: string, advance: boolean): Promise<void> {
-      const { endpoint: _endpoint, watermark, ...lastRun } = report;
-      const run = { ":at": { S: at }, ":run": { S: JSON.stringify(lastRun) } };
-      const send = (command: UpdateItemCommand) =>
-        dynamo.send(command).catch((error: unknown) => {
-          throw ledgerFailure("reconciler state write", "UpdateItem", error);
-        });
-      const recordRun = () =>
-        send(new UpdateItemCommand({ TableName: tableName, Key: key, UpdateExpression: "SET lastRunAt = :at, lastRun = :run", ExpressionAttributeValues: run }));
-      if (!advance || watermark === undefined) {
-        await recordRun();
-        return;
-      }
-      try {
-        await dynamo.send(
-          new UpdateItemCommand({
-            TableName: tableName,
-            Key: key,
-            UpdateExpression: "SET lastRunAt = :at, lastRun = :run, watermark = :watermark",
-            ConditionExpression: "attribute_not_exists(watermark) OR watermark <= :watermark",
-            ExpressionAttributeValues: { ...run, ":watermark": { N: String(watermark) } },
-          }),
-        );
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw ledgerFailure("reconciler state write", "UpdateItem", error);
-        // Another run advanced it further meanwhile: keep theirs, record this run.
-        await recordRun();
-      }
-    },
-  };
-}
+/** The reconciler's stored state for an endpoint (see reconcile-state.ts). */
+export type ReconcilerState = StoredState<ReconcilerRun>;

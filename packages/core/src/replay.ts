@@ -1,9 +1,8 @@
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type Stripe from "stripe";
 import type { WebhookApp } from "./app.ts";
 import { asStripeEvent } from "./envelope.ts";
 import { MalformedEventError } from "./errors.ts";
-import { getLedgerEntry, type LedgerEntry } from "./ledger.ts";
+import { isSettled, type LedgerEntry } from "./ledger.ts";
 import type { EventResult } from "./process-event.ts";
 import { callStripe } from "./stripe-api.ts";
 
@@ -15,8 +14,8 @@ export type ReplayResult =
 /** What a replay needs; the local tool passes its own. */
 export interface ReplayDependencies {
   stripe: Stripe;
+  /** The stage's app, whose ledger says whether the event is settled. */
   app: WebhookApp;
-  dynamo: DynamoDBClient;
 }
 
 /**
@@ -37,8 +36,8 @@ export async function replayEvent(
   // read: it goes straight to processEvent, which refuses it and logs why.
   if (!hasValidEnvelope(event)) return { kind: "ran", forced: false, result: await deps.app.processEvent(event, "replay") };
   const force = options.force ?? false;
-  const entry = await getLedgerEntry(deps.dynamo, deps.app.stage().tableName, event.id);
-  const settled = entry?.status === "processed" || entry?.status === "ignored";
+  const entry = await deps.app.stage().ledger.get(event.id);
+  const settled = isSettled(entry);
   if (settled && !force) return { kind: "refused", reason: "already-settled", entry };
   const result = await deps.app.processEvent(event, "replay", { force: settled && force });
   return { kind: "ran", forced: settled && force, result };

@@ -1,4 +1,3 @@
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type Stripe from "stripe";
 import type { HandlerRegistry } from "./dispatch.ts";
 import { enqueueEvent, type QueueSender } from "./enqueue.ts";
@@ -46,8 +45,6 @@ export interface WebhookDependencies {
     config: WebhookConfig;
     ledger: Ledger;
     tableName?: string;
-    /** The client over `tableName`, for handlers' reads of app items. */
-    dynamo?: DynamoDBClient;
     stripeConfigured?: boolean;
     /** A queued stage's queue: a verified event is then sent there instead of processed inline. */
     queue?: QueueSender;
@@ -132,7 +129,6 @@ async function verifyAndProcess(request: WebhookRequest, deps: WebhookDependenci
     mode: config.mode,
     ledger,
     tableName,
-    ...(resolved.dynamo ? { dynamo: resolved.dynamo } : {}),
     registry: deps.registry,
     logger: deps.logger,
     stripe: deps.stripe,

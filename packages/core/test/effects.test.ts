@@ -3,13 +3,14 @@ import { GetItemCommand, PutItemCommand, type DynamoDBClient } from "@aws-sdk/cl
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { recordingLogger, type LogLine } from "@stripe-webhooks/testing/recording-logger";
 import { createWebhookApp, type WebhookApp } from "../src/app.ts";
 import { eventCatalog } from "../src/catalog.ts";
 import type { CatalogEvent, HandlerContext, HandlerRegistry, HandlerResult } from "../src/dispatch.ts";
 import { createEffectStager, InvalidEffectError, maxStagedEffects } from "../src/effects.ts";
 import { StripeRequestRefusedError } from "../src/errors.ts";
-import { createLedger, getLedgerEntry } from "../src/ledger.ts";
+import { createLedger } from "../src/ledger.ts";
 import { leaseSeconds } from "../src/limits.ts";
 import { summaryMessages } from "../src/outcomes.ts";
 import { idempotencyKey, maxIdempotencyKeyLength } from "../src/process-event.ts";
@@ -29,7 +30,7 @@ import { buildEvent, newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/e
  *
  * DynamoDB Local supports TransactWriteItems, so there the effects commit in one transaction with
  * the fenced completion, as on AWS. dynalite has no transactions: the app runs there with
- * `ledger: { effects: "sequential" }` (what the local receiver does), which writes the effects one
+ * `ledger: { transactions: false }` (what the local receiver does), which writes the effects one
  * by one and then the completion. A crash between those writes repeats the effects on the retry,
  * and one effect's failed condition cannot undo the writes before it; so the crash and
  * multi-effect atomicity cases run on DynamoDB Local only, and dynalite shows the repetition.
@@ -161,7 +162,7 @@ describeEachEngine("staged effects", (engine, definition) => {
       registry,
       logger,
       ...(options.now ? { now: options.now } : {}),
-      ledger: { effects: transactions ? "transaction" : "sequential" },
+      ledger: { transactions },
     });
     return { app, lines };
   }
@@ -203,7 +204,7 @@ describeEachEngine("staged effects", (engine, definition) => {
           effects.put({ pk: `app#c#${tag}#created`, n: 1, nested: { list: [1, 2], missing: undefined } });
           effects.update({ pk: `app#c#${tag}#updated` }, { expression: "ADD #n :one", names: { "#n": "n" }, values: { ":one": 1 } });
           effects.delete({ pk: `app#c#${tag}#deleted` }, { condition: "attribute_exists(pk)" });
-          // Condition checks need a transaction; sequential mode refuses them.
+          // Condition checks need a transaction; writing them one by one refuses them.
           if (transactions) {
             effects.check({ pk: `app#c#${tag}#checked` }, { condition: "#s = :open", names: { "#s": "state" }, values: { ":open": "open" } });
           }
@@ -220,7 +221,7 @@ describeEachEngine("staged effects", (engine, definition) => {
       expect(await item(`app#c#${tag}#updated`)).toEqual({ pk: `app#c#${tag}#updated`, n: 2 });
       expect(await item(`app#c#${tag}#deleted`)).toBeUndefined();
       expect(await item(`app#c#${tag}#checked`)).toEqual({ pk: `app#c#${tag}#checked`, state: "open" });
-      expect(await getLedgerEntry(client, tableName, id)).toMatchObject({ status: "processed", outcome: "four effects", attempts: 1 });
+      expect(await ledgerReader(client, tableName).get(id)).toMatchObject({ status: "processed", outcome: "four effects", attempts: 1 });
     });
 
     it("costs a new event with a staged effect 2 DynamoDB requests: the claim and one TransactWriteItems (4 sequentially)", async () => {
@@ -269,7 +270,7 @@ describeEachEngine("staged effects", (engine, definition) => {
       expect(JSON.parse(response.body)).toMatchObject({ error: "lease_lost" });
       expect(await item(`app#lost#${id}`)).toBeUndefined();
       expect(await item(counterKey(id))).toBeUndefined();
-      expect(await getLedgerEntry(client, tableName, id)).toMatchObject({ status: "processing", attempts: 2 });
+      expect(await ledgerReader(client, tableName).get(id)).toMatchObject({ status: "processing", attempts: 2 });
     });
 
     it("writes nothing and records the event failed when an effect's condition does not hold; the retry commits once", async () => {
@@ -294,7 +295,7 @@ describeEachEngine("staged effects", (engine, definition) => {
 
       // Act
       const refused = await app.handleWebhook(delivery(event));
-      const afterRefusal = await getLedgerEntry(client, tableName, id);
+      const afterRefusal = await ledgerReader(client, tableName).get(id);
       const untouched = [await item(`app#gated#${id}`), await item(counterKey(id)), await item(`app#gate#${id}`)];
       await seed({ pk: `app#gate#${id}`, state: "open" });
       const retried = await app.handleWebhook(delivery(event));
@@ -310,7 +311,7 @@ describeEachEngine("staged effects", (engine, definition) => {
       expect([retried.statusCode, JSON.parse(again.body).result]).toEqual([200, "duplicate"]);
       expect(await item(`app#gate#${id}`)).toEqual({ pk: `app#gate#${id}`, state: "open", passed: true });
       if (transactions) expect(await item(counterKey(id))).toEqual({ pk: counterKey(id), runs: 1 });
-      expect(await getLedgerEntry(client, tableName, id)).toMatchObject({ status: "processed", attempts: 2 });
+      expect(await ledgerReader(client, tableName).get(id)).toMatchObject({ status: "processed", attempts: 2 });
     });
 
     it("refuses an effect on a key outside app# (the ledger's own items share the table): nothing written, recorded failed", async () => {
@@ -328,7 +329,7 @@ describeEachEngine("staged effects", (engine, definition) => {
       expect(response.statusCode).toBe(500);
       expect(await item(`app#before#${id}`)).toBeUndefined();
       expect(await item(`evt_forged_${id}`)).toBeUndefined();
-      expect(await getLedgerEntry(client, tableName, id)).toMatchObject({ status: "failed", lastError: expect.stringMatching(/^InvalidEffectError/) });
+      expect(await ledgerReader(client, tableName).get(id)).toMatchObject({ status: "failed", lastError: expect.stringMatching(/^InvalidEffectError/) });
     });
   });
 
@@ -411,7 +412,7 @@ describeEachEngine("staged effects", (engine, definition) => {
 
           // Act
           const first = await dying.app.handleWebhook(delivery(event));
-          const afterCrash = await getLedgerEntry(client, tableName, id);
+          const afterCrash = await ledgerReader(client, tableName).get(id);
           const retries = await retryUntilSettled(event);
           mortal.client.destroy();
 
@@ -421,7 +422,7 @@ describeEachEngine("staged effects", (engine, definition) => {
           expect(retries).toEqual(point.retries);
           expect(await item(counterKey(id))).toEqual({ pk: counterKey(id), runs: 1 });
           expect(await item(recordKey(id))).toMatchObject({ status: "refunded" });
-          expect(await getLedgerEntry(client, tableName, id)).toMatchObject({ status: "processed" });
+          expect(await ledgerReader(client, tableName).get(id)).toMatchObject({ status: "processed" });
           const refunds = refundsOf(id);
           expect(refunds.created).toHaveLength(1);
           expect(refunds.keys).toEqual([`${id}:refund`]);
@@ -517,7 +518,7 @@ describeEachEngine("staged effects", (engine, definition) => {
 
         // Act
         const failed = await app.handleWebhook(delivery(event));
-        const afterFailure = await getLedgerEntry(client, tableName, id);
+        const afterFailure = await ledgerReader(client, tableName).get(id);
         const written = [await item(counterKey(id)), await item(recordKey(id))];
         const retried = await app.handleWebhook(delivery(event));
 
@@ -548,7 +549,7 @@ describeEachEngine("staged effects", (engine, definition) => {
 
       // Act
       const failed = await misconfigured.app.handleWebhook(delivery(event));
-      const afterFailure = await getLedgerEntry(client, tableName, id);
+      const afterFailure = await ledgerReader(client, tableName).get(id);
       const written = [await item(counterKey(id)), await item(recordKey(id))];
       const retried = await fixed.app.handleWebhook(delivery(event));
 
@@ -595,7 +596,7 @@ describeEachEngine("staged effects", (engine, definition) => {
       expect(JSON.parse(again.body)).toEqual({ result: "duplicate" });
       expect(await item(recordKey(id))).toEqual({ pk: recordKey(id), status: "declined" });
       expect(await item(counterKey(id))).toBeUndefined();
-      expect(await getLedgerEntry(client, tableName, id)).toMatchObject({ status: "processed", outcome: "refund declined", attempts: 1 });
+      expect(await ledgerReader(client, tableName).get(id)).toMatchObject({ status: "processed", outcome: "refund declined", attempts: 1 });
       expect(lines.at(-2)).toMatchObject({ level: "info", attributes: { outcome: "processed" } });
       expect(refundsOf(id).created).toEqual([]);
     });

@@ -5,12 +5,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createWebhookApp, type WebhookApp } from "../src/app.ts";
 import { enqueueEvent, type QueueSender } from "../src/enqueue.ts";
 import { LivemodeMismatchError, MalformedEventError, QueueUnavailableError, errorSummary } from "../src/errors.ts";
-import { createLedger, getLedgerEntry, type Ledger, type LedgerEvent } from "../src/ledger.ts";
+import { createLedger, type Ledger, type LedgerEvent } from "../src/ledger.ts";
 import type { EncodedQueueMessage } from "../src/queue-message.ts";
 import { reconcile, type ReconcileReport } from "../src/reconcile.ts";
 import { createStripeClient } from "../src/stripe-api.ts";
 import { effectRegistry, type EffectRegistry } from "@stripe-webhooks/testing/effect-registry";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { recordingLogger } from "@stripe-webhooks/testing/recording-logger";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { buildEvent, newEventId, newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
@@ -91,7 +92,7 @@ describeEachEngine("enqueueing", (engine) => {
   }
 
   const enqueue = (event: Stripe.Event) => enqueueEvent(event, { mode: "test", ledger, queue });
-  const entry = (id: string) => getLedgerEntry(client, tableName, id);
+  const entry = (id: string) => ledgerReader(client, tableName).get(id);
 
   describe("a new event", () => {
     it("is sent once, grouped by its customer and deduplicated by its id, then recorded queued without an attempt", async () => {
@@ -253,7 +254,7 @@ describeEachEngine("the reconciler of a queued stage", (engine) => {
       handlers,
       double,
       tableName,
-      run: () => reconcile({ stripe, app, dynamo: client, logger, endpointId, now }),
+      run: () => reconcile({ stripe, app, logger, endpointId, now }),
       add(customer) {
         const event = eventAbout(customer);
         // Stripe gave up on its deliveries: the reconciler's second sweep looks for these too.
@@ -278,7 +279,7 @@ describeEachEngine("the reconciler of a queued stage", (engine) => {
     expect(report).toMatchObject({ recovered: 2, settled: 1, inProgress: 1, failed: 0, stoppedBy: undefined });
     expect(s.queue.sent.map((message) => message.input.MessageDeduplicationId).sort()).toEqual(missing.map((event) => event.id).sort());
     for (const event of missing) {
-      expect((await getLedgerEntry(client, s.tableName, event.id))?.status).toBe("queued");
+      expect((await ledgerReader(client, s.tableName).get(event.id))?.status).toBe("queued");
       expect(s.handlers.started(event.id)).toBe(0);
     }
     expect(s.handlers.started(settled.id)).toBe(ranBefore);
@@ -301,7 +302,7 @@ describeEachEngine("the reconciler of a queued stage", (engine) => {
 
     expect(report).toMatchObject({ recovered: 0, failed: 1 });
     expect(s.queue.sent).toEqual([]);
-    expect((await getLedgerEntry(client, s.tableName, failing.id))?.status).toBe("failed");
+    expect((await ledgerReader(client, s.tableName).get(failing.id))?.status).toBe("failed");
   });
   it("stops a run whose send the queue refuses, with a report and nothing recorded; the next run sends it", async () => {
     const s = await stage();
@@ -311,9 +312,9 @@ describeEachEngine("the reconciler of a queued stage", (engine) => {
     const report = await s.run();
 
     expect(report).toMatchObject({ recovered: 0, stoppedBy: "queue-unavailable" });
-    expect(await getLedgerEntry(client, s.tableName, missing.id)).toBeUndefined();
+    expect(await ledgerReader(client, s.tableName).get(missing.id)).toBeUndefined();
     const next = await s.run();
     expect(next).toMatchObject({ recovered: 1, stoppedBy: undefined });
-    expect((await getLedgerEntry(client, s.tableName, missing.id))?.status).toBe("queued");
+    expect((await ledgerReader(client, s.tableName).get(missing.id))?.status).toBe("queued");
   });
 });

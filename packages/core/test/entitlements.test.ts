@@ -17,13 +17,13 @@ import {
   type SubscriptionState,
 } from "../src/entitlements.ts";
 import { entitlementHandlers } from "../src/handlers.ts";
-import { getLedgerEntry } from "../src/ledger.ts";
 import type { WebhookLogger } from "../src/logger.ts";
 import type { WebhookRequest } from "../src/request.ts";
 import { createStripeClient } from "../src/stripe-api.ts";
 import { asStripeEvent } from "../src/verify.ts";
 import { signedDelivery } from "@stripe-webhooks/testing/deliveries";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { randomInt, seededRandom } from "@stripe-webhooks/testing/random";
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { buildEvent, newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
@@ -152,7 +152,7 @@ describeEachEngine("entitlements", (engine, definition) => {
       settings: () => ({ webhookSecret: secret, mode: "test", tableName, stripeApiKey: apiKey, stripeApiBase: double.url }),
       registry,
       logger: silent,
-      ledger: { effects: transactions ? "transaction" : "sequential" },
+      ledger: { transactions },
     });
   }
 
@@ -267,7 +267,7 @@ describeEachEngine("entitlements", (engine, definition) => {
   describe("skipping the fetch", () => {
     const fetches = (subscription: string) => double.requestCount(`/v1/subscriptions/${subscription}`);
     const nowSeconds = () => Math.floor(Date.now() / 1000);
-    const outcomeOf = async (event: Record<string, unknown>) => (await getLedgerEntry(client, tableName, String(event.id)))?.outcome;
+    const outcomeOf = async (event: Record<string, unknown>) => (await ledgerReader(client, tableName).get(String(event.id)))?.outcome;
 
     // Moves when the stored state of `subscription` was fetched, as if its fetch had started then.
     async function storedFetchAt(customer: string, subscription: string, fetchedAt: number): Promise<void> {
@@ -413,7 +413,7 @@ describeEachEngine("entitlements", (engine, definition) => {
       release();
       const slowAnswer = await slowRun;
       const afterRace = await stored(customer);
-      const refusal = await getLedgerEntry(client, tableName, String(created.id));
+      const refusal = await ledgerReader(client, tableName).get(String(created.id));
       const retried = await fast.handleWebhook(delivery(created));
 
       // Assess
@@ -501,7 +501,7 @@ describeEachEngine("entitlements", (engine, definition) => {
             // Stripe's retries and the reconciler: every event not yet processed runs again, side by
             // side at first (so they race too), then one at a time, as retries spread out.
             for (let round = 0; round < 20; round += 1) {
-              const entries = await Promise.all(events.map((entry) => getLedgerEntry(client, tableName, String(entry.event.id))));
+              const entries = await Promise.all(events.map((entry) => ledgerReader(client, tableName).get(String(entry.event.id))));
               const pending = events.filter((_, index) => entries[index]?.status !== "processed");
               if (pending.length === 0) break;
               const retry = (entry: (typeof events)[number], index: number) =>
@@ -513,7 +513,7 @@ describeEachEngine("entitlements", (engine, definition) => {
             }
 
             // Assess
-            const settled = await Promise.all(events.map((entry) => getLedgerEntry(client, tableName, String(entry.event.id))));
+            const settled = await Promise.all(events.map((entry) => ledgerReader(client, tableName).get(String(entry.event.id))));
             expect(settled.map((entry) => entry?.status)).toEqual(events.map(() => "processed"));
             const expected = await fromApi(sequences.map((sequence) => sequence.subscription));
             expect(await stored(customer)).toEqual(expected);

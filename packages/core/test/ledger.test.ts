@@ -2,11 +2,12 @@ import type { DynamoDBClient, TransactWriteItem, TransactWriteItemsCommandInput 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createEffectStager } from "../src/effects.ts";
 import { LedgerRejectedError, LedgerUnavailableError } from "../src/errors.ts";
-import { createLedger, getLedgerEntry, listLedgerEntries, type Ledger, type LedgerEvent } from "../src/ledger.ts";
+import { createLedger, type Ledger, type LedgerEvent } from "../src/ledger.ts";
 import { ledgerHandlerActions } from "../src/ledger-table.ts";
 import { leaseSeconds } from "../src/limits.ts";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { countRequests } from "@stripe-webhooks/testing/engines";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { newEventId } from "@stripe-webhooks/stripe-fixtures/events";
 
 // Near the real time: DynamoDB Local enforces TTL, so items dated in the past would vanish mid-test.
@@ -49,7 +50,7 @@ describeEachEngine("ledger", (engine, definition) => {
       const result = await ledger.claim(event);
 
       expect(result.kind).toBe("claimed");
-      const stored = await getLedgerEntry(client, tableName, event.id);
+      const stored = await ledgerReader(client, tableName).get(event.id);
       expect(stored).toEqual({
         id: event.id,
         type: "invoice.paid",
@@ -72,7 +73,7 @@ describeEachEngine("ledger", (engine, definition) => {
 
       await ledger.claim(event);
 
-      const stored = await getLedgerEntry(client, tableName, event.id);
+      const stored = await ledgerReader(client, tableName).get(event.id);
       expect(stored?.apiVersion).toBeNull();
       expect(stored).not.toHaveProperty("account");
     });
@@ -86,7 +87,7 @@ describeEachEngine("ledger", (engine, definition) => {
 
       expect(result.kind).toBe("in_progress");
       expect(result.entry?.attempts).toBe(1);
-      expect((await getLedgerEntry(client, tableName, event.id))?.attempts).toBe(1);
+      expect((await ledgerReader(client, tableName).get(event.id))?.attempts).toBe(1);
     });
 
     it("reclaims an event whose lease expired (a crashed delivery), as attempt 2", async () => {
@@ -115,8 +116,8 @@ describeEachEngine("ledger", (engine, definition) => {
       if (result.kind !== "claimed") return;
       await ledger.complete(result.entry, "done");
       await ledger.releaseLease(event.id);
-      expect(await getLedgerEntry(client, tableName, event.id)).toMatchObject({ status: "processed", outcome: "done" });
-      expect((await getLedgerEntry(client, tableName, event.id))?.leaseExpiresAt).toBeUndefined();
+      expect(await ledgerReader(client, tableName).get(event.id)).toMatchObject({ status: "processed", outcome: "done" });
+      expect((await ledgerReader(client, tableName).get(event.id))?.leaseExpiresAt).toBeUndefined();
     });
 
     it("resets an event's deferrals when it is marked dead-lettered, so a redrive counts afresh", async () => {
@@ -130,7 +131,7 @@ describeEachEngine("ledger", (engine, definition) => {
 
       await ledger.recordDeadLettered(event.id);
 
-      expect(await getLedgerEntry(client, tableName, event.id)).toMatchObject({
+      expect(await ledgerReader(client, tableName).get(event.id)).toMatchObject({
         status: "failed",
         deferrals: 0,
         deadLetteredAt: new Date(clock).toISOString(),
@@ -160,7 +161,7 @@ describeEachEngine("ledger", (engine, definition) => {
       const released = await ledger.complete(claim.entry, "fulfilled order");
 
       expect(released).toBe("recorded");
-      const stored = await getLedgerEntry(client, tableName, event.id);
+      const stored = await ledgerReader(client, tableName).get(event.id);
       expect(stored).toMatchObject({ status: "processed", attempts: 1, outcome: "fulfilled order", processedAt: new Date(clock).toISOString() });
       expect(stored).not.toHaveProperty("leaseExpiresAt");
     });
@@ -192,7 +193,7 @@ describeEachEngine("ledger", (engine, definition) => {
       // Assess
       expect(late).toBe("lease_lost");
       expect(current).toBe("recorded");
-      expect(await getLedgerEntry(client, tableName, event.id)).toMatchObject({ status: "processed", attempts: 2, outcome: "B's result" });
+      expect(await ledgerReader(client, tableName).get(event.id)).toMatchObject({ status: "processed", attempts: 2, outcome: "B's result" });
     });
 
     it("refuses to mark failed an event another delivery took over", async () => {
@@ -205,7 +206,7 @@ describeEachEngine("ledger", (engine, definition) => {
       const late = await ledger.fail(first.entry, "Error: late");
 
       expect(late).toBe("lease_lost");
-      expect(await getLedgerEntry(client, tableName, event.id)).toMatchObject({ status: "processing", attempts: 2 });
+      expect(await ledgerReader(client, tableName).get(event.id)).toMatchObject({ status: "processing", attempts: 2 });
     });
   });
 
@@ -261,7 +262,7 @@ describeEachEngine("ledger", (engine, definition) => {
     it("uses only the actions infra grants the handler (ledgerHandlerActions)", async () => {
       // Prepare: every ledger path the handler takes, on one client that records what IAM would
       // check. DynamoDB Local commits staged effects in a transaction, as on AWS; dynalite has
-      // none, so there they are written one by one (`effects: "sequential"`).
+      // none, so there they are written one by one (`transactions: false`).
       const { transactions } = definition;
       const counted = engine().client();
       const actions: string[] = [];
@@ -277,7 +278,7 @@ describeEachEngine("ledger", (engine, definition) => {
       );
       const countedLedger = createLedger(counted, tableName, {
         now: () => clock,
-        effects: transactions ? "transaction" : "sequential",
+        transactions,
       });
       const failing = facts();
       const ignored = facts({ type: "customer.created" });
@@ -339,7 +340,20 @@ describeEachEngine("ledger", (engine, definition) => {
 
       expect(error).toBeInstanceOf(LedgerRejectedError);
       expect(error).toMatchObject({ operation: "claim", dynamoOperation: "UpdateItem", cause: { name: "ValidationException" } });
-      expect(await listLedgerEntries(client, tableName, { type: event.type })).not.toContainEqual(expect.objectContaining({ id: event.id }));
+      expect(await ledgerReader(client, tableName).list({ type: event.type })).not.toContainEqual(expect.objectContaining({ id: event.id }));
+    });
+
+    it("on reads and listings surface as LedgerUnavailableError too, naming the ledger's step", async () => {
+      const missing = createLedger(client, "no-such-table", { now: () => clock });
+
+      const errors = await Promise.all([
+        missing.get(newEventId()).catch((caught: unknown) => caught),
+        missing.list().catch((caught: unknown) => caught),
+        missing.readAppItem({ pk: "app#permissions#x" }).catch((caught: unknown) => caught),
+      ]);
+
+      expect(errors.map((error) => error instanceof LedgerUnavailableError && error.operation)).toEqual(["read", "list", "app item read"]);
+      for (const error of errors) expect((error as LedgerUnavailableError).cause).toMatchObject({ name: "ResourceNotFoundException" });
     });
 
     it("on completion surface as LedgerUnavailableError, not as a lost lease", async () => {
@@ -350,7 +364,7 @@ describeEachEngine("ledger", (engine, definition) => {
     });
   });
 
-  describe("listLedgerEntries", () => {
+  describe("list", () => {
     let listTable: string;
     const ids = { old: newEventId(), middle: newEventId(), newest: newEventId() };
 
@@ -365,7 +379,7 @@ describeEachEngine("ledger", (engine, definition) => {
     });
 
     it("lists every entry, newest first, with its status and attempts", async () => {
-      const entries = await listLedgerEntries(client, listTable);
+      const entries = await ledgerReader(client, listTable).list();
 
       expect(entries.map((entry) => [entry.id, entry.status, entry.attempts])).toEqual([
         [ids.newest, "failed", 1],
@@ -377,9 +391,9 @@ describeEachEngine("ledger", (engine, definition) => {
     });
 
     it("filters by status and by type, and limits the count", async () => {
-      expect((await listLedgerEntries(client, listTable, { status: "processed" })).map((entry) => entry.id)).toEqual([ids.old]);
-      expect((await listLedgerEntries(client, listTable, { type: "invoice.paid" })).map((entry) => entry.id)).toEqual([ids.newest, ids.old]);
-      expect((await listLedgerEntries(client, listTable, { limit: 1 })).map((entry) => entry.id)).toEqual([ids.newest]);
+      expect((await ledgerReader(client, listTable).list({ status: "processed" })).map((entry) => entry.id)).toEqual([ids.old]);
+      expect((await ledgerReader(client, listTable).list({ type: "invoice.paid" })).map((entry) => entry.id)).toEqual([ids.newest, ids.old]);
+      expect((await ledgerReader(client, listTable).list({ limit: 1 })).map((entry) => entry.id)).toEqual([ids.newest]);
     });
   });
 });

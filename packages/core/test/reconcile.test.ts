@@ -2,21 +2,22 @@ import { randomBytes } from "node:crypto";
 import { ScanCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type Stripe from "stripe";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { recordingLogger, type LogLine } from "@stripe-webhooks/testing/recording-logger";
 import { createWebhookApp, type WebhookApp } from "../src/app.ts";
 import { eventCatalog } from "../src/catalog.ts";
 import { StripeMisconfiguredError, StripeRequestRefusedError, errorSummary } from "../src/errors.ts";
-import { getLedgerEntry, listLedgerEntries, type LedgerEntry } from "../src/ledger.ts";
+import type { LedgerEntry } from "../src/ledger.ts";
 import { ledgerTable } from "../src/ledger-table.ts";
 import {
-  readReconcilerState,
   reconcile,
-  reconcilerStateKey,
   stripeEventHorizonSeconds,
   type ReconcileReport,
   type ReconcileSettings,
+  type ReconcilerRun,
   type ReconcilerState,
 } from "../src/reconcile.ts";
+import { reconcilerStateKey } from "../src/reconcile-state.ts";
 import { replayEvent } from "../src/replay.ts";
 import { createStripeClient, type StripeClientOptions } from "../src/stripe-api.ts";
 import { effectRegistry, type EffectRegistry } from "@stripe-webhooks/testing/effect-registry";
@@ -166,15 +167,14 @@ describeEachEngine("reconciler", (engine) => {
         return reconcile({
           stripe: runOptions.stripe ?? stripe,
           app,
-          dynamo: client,
           logger,
           endpointId: "endpointId" in runOptions ? runOptions.endpointId : endpointId,
           now,
           ...(runOptions.settings ? { settings: runOptions.settings } : {}),
         });
       },
-      entry: (id) => getLedgerEntry(client, tableName, id),
-      state: () => readReconcilerState(client, tableName, endpointId),
+      entry: (id) => ledgerReader(client, tableName).get(id),
+      state: () => app.stage().reconcilerState<ReconcilerRun>(endpointId).read(),
       snapshot: () => snapshotTable(client, tableName),
       reconcilerProcessed: (id) =>
         lines.filter(
@@ -303,7 +303,7 @@ describeEachEngine("reconciler", (engine) => {
         book.add("double-processed", doubled.length);
         expect(doubled).toEqual([]);
         expect(lost).toEqual([]);
-        const ledger = await listLedgerEntries(client, s.tableName);
+        const ledger = await ledgerReader(client, s.tableName).list();
         expect(ledger).toHaveLength(1000);
         expect(ledger.filter((entry) => entry.status !== "processed" || entry.attempts !== 1)).toEqual([]);
         const recovered = reports.reduce((sum, report) => sum + report.recovered, 0);
@@ -395,7 +395,7 @@ describeEachEngine("reconciler", (engine) => {
         await released;
         throw new Error("the replayed run fails");
       });
-      const replay = replayEvent({ stripe: s.stripe, app: s.app, dynamo: client }, held.id);
+      const replay = replayEvent({ stripe: s.stripe, app: s.app }, held.id);
       await holds;
 
       const run = await s.run();
@@ -697,7 +697,7 @@ describeEachEngine("reconciler", (engine) => {
       const beforeBoth = s.addEvent(oldCreated - hour, { delivered: false });
 
       const { logger, lines } = recordingLogger();
-      const report = await reconcile({ stripe: s.stripe, app: s.app, dynamo: client, logger, endpointId, drainingEndpointId: drainingId, now: () => s.clock.ms });
+      const report = await reconcile({ stripe: s.stripe, app: s.app, logger, endpointId, drainingEndpointId: drainingId, now: () => s.clock.ms });
 
       expect(report.window.from).toBe(oldCreated);
       expect(lines.filter((line) => line.level === "error").map((line) => line.attributes.endpointId)).toEqual([drainingId]);
@@ -780,7 +780,7 @@ describeEachEngine("reconciler", (engine) => {
       s.double.addEvent(event);
       const before = await s.snapshot();
 
-      const replay = await replayEvent({ stripe: s.stripe, app: s.app, dynamo: client }, String(event.id));
+      const replay = await replayEvent({ stripe: s.stripe, app: s.app }, String(event.id));
 
       expect(replay).toMatchObject({ kind: "ran", result: { ok: false } });
       expect(replay.kind === "ran" && !replay.result.ok && replay.result.error).toMatchObject({ reason: "invalid-api-version" });
@@ -797,7 +797,7 @@ describeEachEngine("reconciler", (engine) => {
       expect(await s.deliver(event)).toBe(500);
       s.handlers.succeed();
 
-      const result = await replayEvent({ stripe: s.stripe, app: s.app, dynamo: client }, event.id);
+      const result = await replayEvent({ stripe: s.stripe, app: s.app }, event.id);
 
       expect(result).toMatchObject({ kind: "ran", forced: false, result: { ok: true, outcome: { kind: "processed", attempts: 2 } } });
       expect(s.handlers.effects(event.id)).toBe(1);
@@ -808,7 +808,7 @@ describeEachEngine("reconciler", (engine) => {
       const s = await scenario();
       const event = s.addEvent(s.nowSeconds() - hour);
 
-      const result = await replayEvent({ stripe: s.stripe, app: s.app, dynamo: client }, event.id);
+      const result = await replayEvent({ stripe: s.stripe, app: s.app }, event.id);
 
       expect(result).toMatchObject({ kind: "ran", forced: false, result: { ok: true, outcome: { kind: "processed" } } });
       expect(s.handlers.effects(event.id)).toBe(1);
@@ -820,7 +820,7 @@ describeEachEngine("reconciler", (engine) => {
       const s = await scenario();
       const event = s.addEvent(s.nowSeconds() - hour);
       expect(await s.deliver(event)).toBe(200);
-      const deps = { stripe: s.stripe, app: s.app, dynamo: client };
+      const deps = { stripe: s.stripe, app: s.app };
 
       const refused = await replayEvent(deps, event.id);
       expect(refused).toMatchObject({ kind: "refused", reason: "already-settled", entry: { status: "processed" } });
@@ -844,7 +844,7 @@ describeEachEngine("reconciler", (engine) => {
       const s = await scenario();
       const event = s.addEvent(s.nowSeconds() - hour);
       expect(await s.deliver(event)).toBe(200);
-      const deps = { stripe: s.stripe, app: s.app, dynamo: client };
+      const deps = { stripe: s.stripe, app: s.app };
       let started!: () => void;
       const firstStarted = new Promise<void>((resolve) => (started = resolve));
       let release!: () => void;
@@ -869,7 +869,7 @@ describeEachEngine("reconciler", (engine) => {
     it("an id Stripe does not know is refused by Stripe and leaves the ledger alone", async () => {
       const s = await scenario();
       const before = await s.snapshot();
-      const error = await replayEvent({ stripe: s.stripe, app: s.app, dynamo: client }, "evt_unknown").then(
+      const error = await replayEvent({ stripe: s.stripe, app: s.app }, "evt_unknown").then(
         () => undefined,
         (thrown: unknown) => thrown,
       );

@@ -3,12 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HandlerRegistry } from "../src/dispatch.ts";
 import { ConfigurationError } from "../src/errors.ts";
 import { entitlementHandlers } from "../src/handlers.ts";
-import { createLedger, getLedgerEntry, type Ledger } from "../src/ledger.ts";
+import { createLedger, type Ledger } from "../src/ledger.ts";
 import { leaseSeconds } from "../src/limits.ts";
 import { handleWebhook, loadWebhookConfig, type WebhookConfig, type WebhookDependencies } from "../src/webhook.ts";
 import type { WebhookRequest } from "../src/request.ts";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { countRequests } from "@stripe-webhooks/testing/engines";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { recordingLogger, type LogLine } from "@stripe-webhooks/testing/recording-logger";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 
@@ -117,7 +118,7 @@ describeEachEngine("pipeline", (engine) => {
       expect(response.statusCode).toBe(500);
       expect(JSON.parse(response.body)).toEqual({ error: "ledger_unavailable", message: "Temporarily unavailable; retry later." });
       expect(ran).toBe(0);
-      expect(await getLedgerEntry(client, tableName, String(event.id))).toBeUndefined();
+      expect(await ledgerReader(client, tableName).get(String(event.id))).toBeUndefined();
       expect(deps.lines.at(-1)).toMatchObject({ level: "error", attributes: { outcome: "ledger_unavailable", statusCode: 500 } });
     });
 
@@ -131,7 +132,7 @@ describeEachEngine("pipeline", (engine) => {
       faulty.destroy();
 
       expect(response.statusCode).toBe(500);
-      expect(await getLedgerEntry(client, tableName, String(event.id))).toMatchObject({ status: "processing", attempts: 1 });
+      expect(await ledgerReader(client, tableName).get(String(event.id))).toMatchObject({ status: "processing", attempts: 1 });
     });
   });
 
@@ -153,7 +154,7 @@ describeEachEngine("pipeline", (engine) => {
       // Assess
       expect(response.statusCode).toBe(409);
       expect(JSON.parse(response.body)).toMatchObject({ error: "lease_lost" });
-      expect(await getLedgerEntry(client, tableName, String(event.id))).toMatchObject({ status: "processing", attempts: 2 });
+      expect(await ledgerReader(client, tableName).get(String(event.id))).toMatchObject({ status: "processing", attempts: 2 });
     });
   });
 
@@ -268,6 +269,8 @@ describe("settings", () => {
     complete: () => Promise.reject(new Error("unused")),
     fail: () => Promise.reject(new Error("unused")),
     get: () => Promise.reject(new Error("unused")),
+    list: () => Promise.reject(new Error("unused")),
+    readAppItem: () => Promise.reject(new Error("unused")),
     recordQueued: () => Promise.reject(new Error("unused")),
     recordDeferral: () => Promise.reject(new Error("unused")),
     recordDeadLettered: () => Promise.reject(new Error("unused")),

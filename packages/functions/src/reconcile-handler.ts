@@ -67,7 +67,6 @@ export function createReconcileHandler(deps: ReconcileHandlerDependencies): () =
       reconcile({
         stripe,
         app,
-        dynamo: deps.dynamo,
         logger: deps.logger,
         endpointId: settings.endpointId,
         drainingEndpointId: settings.drainingEndpointId,

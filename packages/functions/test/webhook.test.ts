@@ -2,10 +2,11 @@ import { randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { HandlerRegistry } from "@stripe-webhooks/core/dispatch";
 import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
-import { createLedger, getLedgerEntry, type LedgerEvent } from "@stripe-webhooks/core/ledger";
+import { createLedger, type LedgerEvent } from "@stripe-webhooks/core/ledger";
 import { leaseSeconds, maxBodyBytes } from "@stripe-webhooks/core/limits";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { startDynalite, testAwsEnvironment, unreachableEndpoint } from "@stripe-webhooks/testing/engines";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { buildEvent, newWebhookSecret, signPayload, type BuildEventOptions } from "@stripe-webhooks/stripe-fixtures/events";
 import { webhookPath } from "@stripe-webhooks/core/webhook-path";
 import type { LambdaFunctionURLEvent } from "aws-lambda";
@@ -127,7 +128,7 @@ function facts(event: Delivery["event"]): LedgerEvent {
 describeEachEngine("webhook handler", (engine) => {
   let client: DynamoDBClient;
   let loaded: Loaded;
-  const ledgerEntry = (id: string) => getLedgerEntry(client, tableName, id);
+  const ledgerEntry = (id: string) => ledgerReader(client, tableName).get(id);
 
   beforeAll(async () => {
     await engine().createLedgerTable(tableName);
@@ -442,8 +443,8 @@ describe("the deployed entry (packages/functions/src/webhook.ts)", () => {
       const answers = [await loaded.invoke(current.request), await loaded.invoke(rotated.request)];
 
       expect(answers.map((answer) => answer.body)).toEqual([{ result: "processed" }, { result: "processed" }]);
-      expect(await getLedgerEntry(client, table, current.event.id)).toMatchObject({ status: "processed", attempts: 1 });
-      expect(await getLedgerEntry(client, table, rotated.event.id)).toMatchObject({ status: "processed", attempts: 1 });
+      expect(await ledgerReader(client, table).get(current.event.id)).toMatchObject({ status: "processed", attempts: 1 });
+      expect(await ledgerReader(client, table).get(rotated.event.id)).toMatchObject({ status: "processed", attempts: 1 });
     } finally {
       client.destroy();
       await engine.stop();

@@ -1,4 +1,4 @@
-import { listLedgerEntries, type LedgerStatus } from "@stripe-webhooks/core/ledger";
+import { createLedger, type LedgerStatus } from "@stripe-webhooks/core/ledger";
 import { parseCli, parseCount, runMain, UsageError } from "./cli.ts";
 import { resolveDataDir } from "./data-dir.ts";
 import { findLedger } from "./ledger-target.ts";
@@ -72,7 +72,7 @@ async function main(): Promise<number> {
   const ledger = await findLedger(resolveDataDir(values["data-dir"]));
   try {
     // The whole filtered list, so the table can say how many it left out.
-    const listed = await listLedgerEntries(ledger.client, ledger.tableName, {
+    const listed = await createLedger(ledger.client, ledger.tableName).list({
       ...(status === undefined ? {} : { status }),
       ...(values.type === undefined ? {} : { type: values.type }),
     });

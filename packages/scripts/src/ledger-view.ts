@@ -1,4 +1,4 @@
-import type { LedgerEntry } from "@stripe-webhooks/core/ledger";
+import { isLeaseLive, type LedgerEntry } from "@stripe-webhooks/core/ledger";
 import { formatTable } from "./table.ts";
 
 /*
@@ -23,8 +23,7 @@ export const defaultEntryLimit = 50;
  */
 export function leaseState(entry: LedgerEntry, now: number): "in-flight" | "lease-expired" | undefined {
   if (entry.status !== "processing") return undefined;
-  if (entry.leaseExpiresAt === undefined) return "lease-expired";
-  return Date.parse(entry.leaseExpiresAt) <= now ? "lease-expired" : "in-flight";
+  return isLeaseLive(entry, now) ? "in-flight" : "lease-expired";
 }
 
 /**

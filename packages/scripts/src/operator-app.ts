@@ -1,4 +1,3 @@
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type Stripe from "stripe";
 import { Resource } from "sst";
 import { createWebhookApp, type WebhookApp } from "@stripe-webhooks/core/app";
@@ -26,7 +25,6 @@ import { isLoopbackEndpoint } from "./local-dynamo.ts";
 export interface OperatorApp {
   app: WebhookApp;
   stripe: Stripe;
-  dynamo: DynamoDBClient;
   ledger: LedgerTarget;
   logger: WebhookLogger;
   mode: StripeMode;
@@ -138,12 +136,11 @@ export async function openOperatorApp(options: { dataDir: string; endpoint?: str
     settings: () => ({ tableName: ledger.tableName, mode, stripeApiKey: key, stripeApiBase: apiBase }),
     registry: entitlementHandlers,
     logger,
-    ledger: { effects: local ? "sequential" : "transaction" },
+    ledger: { transactions: !local },
   });
   return {
     app,
     stripe,
-    dynamo: ledger.client,
     ledger,
     logger,
     mode,

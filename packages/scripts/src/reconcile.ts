@@ -130,7 +130,6 @@ async function main(): Promise<number> {
     const report = await reconcile({
       stripe: target.stripe,
       app: target.app,
-      dynamo: target.dynamo,
       logger: target.logger,
       endpointId: target.endpointId,
       settings,

@@ -1,5 +1,5 @@
 import { HandlerFailedError, errorSummary } from "@stripe-webhooks/core/errors";
-import { getLedgerEntry, type LedgerEntry } from "@stripe-webhooks/core/ledger";
+import type { LedgerEntry } from "@stripe-webhooks/core/ledger";
 import { describeOutcome } from "@stripe-webhooks/core/outcomes";
 import { replayEvent, type ReplayResult } from "@stripe-webhooks/core/replay";
 import { parseCli, runMain, UsageError } from "./cli.ts";
@@ -102,11 +102,10 @@ async function main(): Promise<number> {
 
   const target = await openOperatorApp({ dataDir: resolveDataDir(values["data-dir"]) });
   try {
-    const deps = { stripe: target.stripe, app: target.app, dynamo: target.dynamo };
-    const replay = await replayEvent(deps, eventId, { force: values.force });
+    const replay = await replayEvent({ stripe: target.stripe, app: target.app }, eventId, { force: values.force });
     // A run that stopped on the ledger itself has nothing to read back.
     const entry =
-      replay.kind === "refused" ? replay.entry : await getLedgerEntry(target.dynamo, target.ledger.tableName, eventId).catch(() => undefined);
+      replay.kind === "refused" ? replay.entry : await target.app.stage().ledger.get(eventId).catch(() => undefined);
     const summary = summarize(eventId, replay, entry);
     console.log(values.json ? JSON.stringify(summary, null, 2) : describe(summary));
     return handled.has(summary.result) ? 0 : 1;

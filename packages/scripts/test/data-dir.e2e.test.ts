@@ -2,8 +2,8 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { listLedgerEntries } from "@stripe-webhooks/core/ledger";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { dynamoDataPath } from "../src/data-dir.ts";
 import { openEmbeddedLedger } from "../src/embedded-ledger.ts";
@@ -52,7 +52,7 @@ async function ledgerIds(dataDir: string): Promise<Map<string, string>> {
   const dynamo = await openEmbeddedLedger(dataDir);
   const client = dynamoClient(dynamo.endpoint, "us-east-1");
   try {
-    const entries = await listLedgerEntries(client, ledgerTableName());
+    const entries = await ledgerReader(client, ledgerTableName()).list();
     return new Map(entries.map((entry) => [entry.id, entry.status]));
   } finally {
     client.destroy();

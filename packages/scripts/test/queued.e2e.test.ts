@@ -3,10 +3,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { rankSubscriptions, subscriptionState, type Entitlement, type SubscriptionState } from "@stripe-webhooks/core/entitlements";
-import { listLedgerEntries, type LedgerEntry } from "@stripe-webhooks/core/ledger";
+import type { LedgerEntry } from "@stripe-webhooks/core/ledger";
 import { createStripeClient } from "@stripe-webhooks/core/stripe-api";
 import { dynamoClient, ledgerTableName, localRegion } from "@stripe-webhooks/scripts/local-dynamo";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -115,7 +116,7 @@ async function settled(receiver: Receiver, ids: ReadonlySet<string>, timeoutMs =
   const deadline = performance.now() + timeoutMs;
   try {
     for (;;) {
-      const entries = (await listLedgerEntries(client, ledgerTableName())).filter((entry) => ids.has(entry.id));
+      const entries = (await ledgerReader(client, ledgerTableName()).list()).filter((entry) => ids.has(entry.id));
       if (entries.length === ids.size && entries.every((entry) => entry.status === "processed")) return entries;
       if (performance.now() > deadline) {
         const open = entries.filter((entry) => entry.status !== "processed").map((entry) => `${entry.id}:${entry.status}`);
@@ -208,7 +209,7 @@ describe("npm start, queued (the default)", () => {
       const state = JSON.parse(readFileSync(join(dir, "receiver.json"), "utf8")) as { processing?: string; queueDir?: string };
       expect(state).toMatchObject({ processing: "queued", queueDir: join(dir, "queue") });
       const client = ledgerClient(first);
-      const before = (await listLedgerEntries(client, ledgerTableName())).filter((entry) => ids.has(entry.id));
+      const before = (await ledgerReader(client, ledgerTableName()).list()).filter((entry) => ids.has(entry.id));
       client.destroy();
       expect(before.filter((entry) => entry.status === "processed")).toEqual([]);
 

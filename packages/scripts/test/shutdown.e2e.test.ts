@@ -1,6 +1,6 @@
 import { Agent, request } from "node:http";
-import { listLedgerEntries } from "@stripe-webhooks/core/ledger";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
+import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { afterEach, describe, expect, it } from "vitest";
 import { openEmbeddedLedger } from "../src/embedded-ledger.ts";
 import { sameStopWindowMs } from "../src/receiver/stop-signals.ts";
@@ -55,7 +55,7 @@ async function readLedger(dataDir: string) {
   const dynamo = await openEmbeddedLedger(dataDir);
   const client = dynamoClient(dynamo.endpoint, "us-east-1");
   try {
-    return await listLedgerEntries(client, ledgerTableName());
+    return await ledgerReader(client, ledgerTableName()).list();
   } finally {
     client.destroy();
     await dynamo.close();

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AppDependencies } from "@stripe-webhooks/core/app";
 import type { QueueSender } from "@stripe-webhooks/core/enqueue";
-import { createLedger, listLedgerEntries } from "@stripe-webhooks/core/ledger";
+import { createLedger } from "@stripe-webhooks/core/ledger";
 import { backstopReceivesAboveConsumer, consumerLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
 import { createQueueConsumerHandler, deadLetterCopy, type QueueControl } from "@stripe-webhooks/functions/queue-consumer-handler";
 import { queueDataPath } from "../data-dir.ts";
@@ -113,7 +113,7 @@ export function standInQueueControl(standIn: SqsFifoStandIn): QueueControl {
  * here, since the ledger keeps no payloads.
  */
 export async function queuedWithoutMessage(client: DynamoDBClient, tableName: string, standIn: SqsFifoStandIn): Promise<string[]> {
-  const queued = await listLedgerEntries(client, tableName, { status: "queued" });
+  const queued = await createLedger(client, tableName).list({ status: "queued" });
   return queued.map((entry) => entry.id).filter((id) => !standIn.holdsDeduplicationId(id));
 }
 
@@ -125,7 +125,7 @@ export async function queuedWithoutMessage(client: DynamoDBClient, tableName: st
  */
 export async function releaseAbandonedClaims(client: DynamoDBClient, tableName: string): Promise<number> {
   const ledger = createLedger(client, tableName);
-  const abandoned = await listLedgerEntries(client, tableName, { status: "processing" });
+  const abandoned = await ledger.list({ status: "processing" });
   for (const entry of abandoned) await ledger.releaseLease(entry.id);
   return abandoned.length;
 }

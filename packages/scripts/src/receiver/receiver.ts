@@ -278,7 +278,7 @@ async function serve(config: Config, stripeKey: string | undefined): Promise<num
       registry: entitlementHandlers,
       logger,
       // dynalite has no transactions: staged effects are written one by one there (dev only).
-      ledger: { effects: embedded ? ("sequential" as const) : ("transaction" as const) },
+      ledger: { transactions: !embedded },
       ...(queue ? { queue: queue.sender } : {}),
     };
     // Typed, so a change to the handler's signature breaks the typecheck here too.
