@@ -117,6 +117,17 @@ export function loadProcessingMode(raw: string | undefined): ProcessingMode {
   throw new ConfigurationError(`PROCESSING_MODE must be "queued" or "inline", not "${raw.slice(0, 20)}".`);
 }
 
+/** A stage's settings once read and checked, kept for the container's life. */
+interface ResolvedStage {
+  mode: StripeMode;
+  ledger: Ledger;
+  tableName: string;
+  processing: ProcessingMode;
+  /** Whether handlers have a Stripe API key: decided once, here. */
+  stripeConfigured: boolean;
+  raw: AppSettings;
+}
+
 /** Reads `STRIPE_REQUESTS_PER_SECOND`: unset or empty for no pacing, else a positive number. */
 export function loadRequestsPerSecond(raw: string | undefined): number | undefined {
   if (raw === undefined || raw === "") return undefined;
@@ -132,7 +143,7 @@ export function loadRequestsPerSecond(raw: string | undefined): number | undefin
  */
 export function createWebhookApp(deps: AppDependencies): WebhookApp {
   const now = deps.now ?? Date.now;
-  let stage: { mode: StripeMode; ledger: Ledger; tableName: string; processing: ProcessingMode; raw: AppSettings } | undefined;
+  let stage: ResolvedStage | undefined;
   let webhook: WebhookConfig | undefined;
 
   function resolveStage() {
@@ -145,14 +156,16 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
       if (processing === "queued" && !deps.queue) {
         throw new ConfigurationError("The stage processes events queued but has no queue: link the WebhookQueue to this function.");
       }
-      return { mode: loadStripeMode(raw.mode), ledger, tableName, processing, raw };
+      // Decided here once: the handlers' context, the webhook and the client all read this.
+      const stripeConfigured = Boolean(raw.stripeApiKey);
+      return { mode: loadStripeMode(raw.mode), ledger, tableName, processing, stripeConfigured, raw };
     });
     return stage;
   }
 
-  function processDependencies(resolved: { mode: StripeMode; ledger: Ledger; tableName: string; raw: AppSettings }) {
-    const { mode, ledger, tableName, raw } = resolved;
-    return { mode, ledger, tableName, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured: Boolean(raw.stripeApiKey) };
+  function processDependencies(resolved: ResolvedStage) {
+    const { mode, ledger, tableName, stripeConfigured } = resolved;
+    return { mode, ledger, tableName, registry: deps.registry, logger: deps.logger, stripe, stripeConfigured };
   }
 
   function queueOf(resolved: { processing: ProcessingMode }): QueueSender | undefined {
@@ -171,7 +184,7 @@ export function createWebhookApp(deps: AppDependencies): WebhookApp {
       config: webhook,
       ledger: resolved.ledger,
       tableName: resolved.tableName,
-      stripeConfigured: Boolean(resolved.raw.stripeApiKey),
+      stripeConfigured: resolved.stripeConfigured,
       ...(queue ? { queue } : {}),
     };
   }
