@@ -6,7 +6,6 @@ import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
 import { createQueueConsumerHandler } from "./queue-consumer-handler.ts";
 import { sqsQueueControl } from "./sqs.ts";
-import { linkedStage } from "./stage-links.ts";
 
 /**
  * The deployed queue consumer (subscribed to the stage's SQS FIFO queue): runs each queued event
@@ -15,7 +14,13 @@ import { linkedStage } from "./stage-links.ts";
  */
 export const handler = createQueueConsumerHandler({
   dynamo: new DynamoDBClient({ cacheMiddleware: true }),
-  settings: () => ({ ...linkedStage(), stripeRequestsPerSecond: process.env.STRIPE_REQUESTS_PER_SECOND }),
+  settings: () => ({
+    tableName: Resource.Ledger.name,
+    mode: process.env.STRIPE_MODE,
+    stripeApiKey: Resource.StripeApiKey.value,
+    stripeApiBase: process.env.STRIPE_API_BASE,
+    stripeRequestsPerSecond: process.env.STRIPE_REQUESTS_PER_SECOND,
+  }),
   // The lease covers the consumer's timeout, not the webhook's (infra derives both).
   ledger: { leaseSeconds: Number(process.env.LEASE_SECONDS) || undefined },
   consumer: () => ({

@@ -4,7 +4,6 @@ import { Resource } from "sst/resource";
 import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
 import { sqsQueueSender } from "./sqs.ts";
-import { linkedStage } from "./stage-links.ts";
 import { createWebhookHandler } from "./webhook-handler.ts";
 
 /**
@@ -16,9 +15,13 @@ import { createWebhookHandler } from "./webhook-handler.ts";
 export const handler = createWebhookHandler({
   dynamo: new DynamoDBClient({ cacheMiddleware: true }),
   settings: () => ({
-    ...linkedStage(),
     webhookSecret: Resource.StripeWebhookSecret.value,
+    tableName: Resource.Ledger.name,
+    mode: process.env.STRIPE_MODE,
     toleranceSeconds: process.env.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+    // Read here, used only when a handler first calls Stripe.
+    stripeApiKey: Resource.StripeApiKey.value,
+    stripeApiBase: process.env.STRIPE_API_BASE,
     processing: process.env.PROCESSING_MODE,
   }),
   // Used only in a queued stage, whose webhook links the queue's URL with SendMessage on it.
