@@ -1,15 +1,14 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
-import { newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Delivery } from "./support/deliveries.ts";
-import { FigureBook } from "./support/figures.ts";
 import { bindToSandboxes, Harness, type Outcome } from "./support/harness.ts";
-import { expectNoLeaks, LeakWatch } from "./support/leaks.ts";
+import { expectNoLeaks } from "./support/leaks.ts";
 import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { randomInt, seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { runPool, sleep } from "./support/random.ts";
+import { inProcessSuite } from "./support/suite.ts";
 
 /*
  * Concurrency on both engines: many Lambda invocations delivering the same events at once, as
@@ -17,15 +16,7 @@ import { runPool, sleep } from "./support/random.ts";
  * that returned), not just ledger rows.
  */
 
-const watch = new LeakWatch();
-const secret = watch.secret(newWebhookSecret());
-const book = new FigureBook("concurrency");
-
-beforeAll(() => watch.startCapture());
-afterAll(() => {
-  watch.stopCapture();
-  book.write();
-});
+const { watch, secret, book } = inProcessSuite("concurrency");
 
 describeEachEngine("concurrent deliveries", (engine) => {
   // Lambda runs each invocation in its own sandbox with its own client; a few suffice here.

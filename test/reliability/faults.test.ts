@@ -3,16 +3,15 @@ import { eventCatalog } from "@stripe-webhooks/core/catalog";
 import { leaseSeconds } from "@stripe-webhooks/core/limits";
 import { describeEachEngine } from "@stripe-webhooks/testing/engine-suites";
 import { testAwsEnvironment, unreachableEndpoint } from "@stripe-webhooks/testing/engines";
-import { newWebhookSecret } from "@stripe-webhooks/stripe-fixtures/events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Delivery } from "./support/deliveries.ts";
-import { FigureBook } from "./support/figures.ts";
-import { bindToSandboxes, Harness, type Outcome } from "./support/harness.ts";
-import { expectNoLeaks, LeakWatch } from "./support/leaks.ts";
+import { bindToSandboxes, Harness, type HarnessOptions, type Outcome } from "./support/harness.ts";
+import { expectNoLeaks } from "./support/leaks.ts";
 import { startFaultProxy, type FaultProxy } from "./support/proxy.ts";
 import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { randomInt, seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { runPool, sleep } from "./support/random.ts";
+import { inProcessSuite } from "./support/suite.ts";
 
 /*
  * Faults on both engines: DynamoDB unreachable, throttled, slow past the function timeout and
@@ -22,15 +21,7 @@ import { runPool, sleep } from "./support/random.ts";
  * retries, every event processed, none run twice over a recorded result or concurrently.
  */
 
-const watch = new LeakWatch();
-const secret = watch.secret(newWebhookSecret());
-const book = new FigureBook("faults");
-
-beforeAll(() => watch.startCapture());
-afterAll(() => {
-  watch.stopCapture();
-  book.write();
-});
+const { watch, secret, book } = inProcessSuite("faults");
 
 function clientFor(endpoint: string): DynamoDBClient {
   return bindToSandboxes(
@@ -55,6 +46,10 @@ interface Tally {
   faulted: number;
   retries: number;
   rounds: number;
+}
+
+function newTally(): Tally {
+  return { sent: 0, faulted: 0, retries: 0, rounds: 0 };
 }
 
 interface Sent {
@@ -148,12 +143,45 @@ describeEachEngine("faults", (engine) => {
     expect(unrun).toEqual([]);
   }
 
+  /** A harness on `table` that talks to the engine directly, with `handlerBody` as the handler. */
+  function directHarness(table: string, handlerBody: HarnessOptions["handlerBody"]): Harness {
+    return new Harness({ watch, secret, table, client: () => engineClient, handlerBody });
+  }
+
+  interface ProxiedScenario {
+    table: string;
+    proxy: FaultProxy;
+    harness: Harness;
+    tally: Tally;
+  }
+
+  /**
+   * Runs `scenario` on a fresh table behind a fault proxy (seeded with `seed`), through a harness
+   * whose DynamoDB client goes through that proxy; closes both whatever the scenario's result.
+   */
+  async function behindProxy(
+    seed: number,
+    handlerBody: HarnessOptions["handlerBody"],
+    scenario: (setup: ProxiedScenario) => Promise<void>,
+  ): Promise<void> {
+    const table = await engine().createLedgerTable();
+    const proxy = await startFaultProxy(engine().endpoint, seededRandom(seed));
+    const throughProxy = clientFor(proxy.endpoint);
+    const harness = new Harness({ watch, secret, table, client: () => throughProxy, handlerBody });
+    try {
+      await scenario({ table, proxy, harness, tally: newTally() });
+    } finally {
+      throughProxy.destroy();
+      await proxy.close();
+    }
+  }
+
   it("DynamoDB unreachable: 500 ledger_unavailable, nothing runs or is written; processed once when it is back", async () => {
     const table = await engine().createLedgerTable();
     const nowhere = clientFor(await unreachableEndpoint());
     let target = nowhere;
     const harness = new Harness({ watch, secret, table, client: () => target });
-    const tally: Tally = { sent: 0, faulted: 0, retries: 0, rounds: 0 };
+    const tally = newTally();
     const { events, schedule } = burst(harness, random, 20, 10);
 
     const acknowledged = new Set<string>();
@@ -171,13 +199,8 @@ describeEachEngine("faults", (engine) => {
   });
 
   it("DynamoDB throttling (ProvisionedThroughputExceededException on 70% of requests): 5xx, and processed once after", async () => {
-    const table = await engine().createLedgerTable();
-    const proxy = await startFaultProxy(engine().endpoint, seededRandom(11));
-    const throughProxy = clientFor(proxy.endpoint);
-    const harness = new Harness({ watch, secret, table, client: () => throughProxy });
-    const tally: Tally = { sent: 0, faulted: 0, retries: 0, rounds: 0 };
-    const { events, schedule } = burst(harness, random, 24, 12);
-    try {
+    await behindProxy(11, undefined, async ({ table, proxy, harness, tally }) => {
+      const { events, schedule } = burst(harness, random, 24, 12);
       // The SDK retries a throttled request twice, so a request fails only when all three attempts
       // are throttled: 0.7³ ≈ 34% each, which makes a 5xx certain over the burst (at 50% it was
       // 12.5% each, and a run with none, though rare, happened).
@@ -194,20 +217,12 @@ describeEachEngine("faults", (engine) => {
       proxy.mode = { kind: "pass" };
       await retryUntilAcknowledged(harness, events, acknowledged, tally);
       await assertRecovered(harness, table, events, "throttled", tally);
-    } finally {
-      throughProxy.destroy();
-      await proxy.close();
-    }
+    });
   });
 
   it("DynamoDB slower than the function timeout: the timed-out claims hold the event (409) until their lease expires, then it is processed once", async () => {
-    const table = await engine().createLedgerTable();
-    const proxy = await startFaultProxy(engine().endpoint, seededRandom(12));
-    const throughProxy = clientFor(proxy.endpoint);
-    const harness = new Harness({ watch, secret, table, client: () => throughProxy });
-    const tally: Tally = { sent: 0, faulted: 0, retries: 0, rounds: 0 };
-    const { events } = burst(harness, random, 16, 0);
-    try {
+    await behindProxy(12, undefined, async ({ table, proxy, harness, tally }) => {
+      const { events } = burst(harness, random, 16, 0);
       // Each request is held 2 s; the invocation's budget (the function timeout, scaled down
       // from 10 s) is 0.6 s: Lambda ends it with a 5xx and the sandbox does nothing more. The
       // held claims still reach DynamoDB afterwards, as a slow write does.
@@ -232,20 +247,12 @@ describeEachEngine("faults", (engine) => {
       await retryUntilAcknowledged(harness, events, new Set(), tally);
       await assertRecovered(harness, table, events, "slow past the timeout", tally);
       for (const item of events) expect((await ledgerReader(engineClient, table).get(item.event.id))?.attempts).toBe(2);
-    } finally {
-      throughProxy.destroy();
-      await proxy.close();
-    }
+    });
   });
 
   it("DynamoDB stopped in the middle of a burst and restarted: 5xx meanwhile, every event processed after", async () => {
-    const table = await engine().createLedgerTable();
-    const proxy = await startFaultProxy(engine().endpoint, seededRandom(13));
-    const throughProxy = clientFor(proxy.endpoint);
-    const harness = new Harness({ watch, secret, table, client: () => throughProxy, handlerBody: () => sleep(randomInt(random, 5)) });
-    const tally: Tally = { sent: 0, faulted: 0, retries: 0, rounds: 0 };
-    const { events, schedule } = burst(harness, random, 60, 40);
-    try {
+    await behindProxy(13, () => sleep(randomInt(random, 5)), async ({ table, proxy, harness, tally }) => {
+      const { events, schedule } = burst(harness, random, 60, 40);
       const acknowledged = new Set<string>();
       const onAnswer = async (answered: number) => {
         if (answered === 30) await proxy.stop();
@@ -261,25 +268,16 @@ describeEachEngine("faults", (engine) => {
 
       await retryUntilAcknowledged(harness, events, acknowledged, tally);
       await assertRecovered(harness, table, events, "stopped mid-burst", tally);
-    } finally {
-      throughProxy.destroy();
-      await proxy.close();
-    }
+    });
   });
 
   it("a handler that throws: 500 handler_failed, recorded failed; the retry runs it once more and it succeeds", async () => {
     const table = await engine().createLedgerTable();
     const attempts = new Map<string, number>();
-    const harness = new Harness({
-      watch,
-      secret,
-      table,
-      client: () => engineClient,
-      handlerBody: async (event) => {
-        const attempt = (attempts.get(event.id) ?? 0) + 1;
-        attempts.set(event.id, attempt);
-        if (attempt === 1) throw new Error("the CRM timed out");
-      },
+    const harness = directHarness(table, async (event) => {
+      const attempt = (attempts.get(event.id) ?? 0) + 1;
+      attempts.set(event.id, attempt);
+      if (attempt === 1) throw new Error("the CRM timed out");
     });
     const events = Array.from({ length: 10 }, () => harness.delivery("invoice.paid"));
     for (const item of events) {
@@ -304,18 +302,12 @@ describeEachEngine("faults", (engine) => {
   it("an invocation that dies between claim and completion: retries get 409 until the lease expires, then it is processed once", async () => {
     const table = await engine().createLedgerTable();
     const crashed = new Set<string>();
-    const harness = new Harness({
-      watch,
-      secret,
-      table,
-      client: () => engineClient,
-      handlerBody: async (event) => {
-        if (crashed.has(event.id)) return;
-        crashed.add(event.id);
-        // The invocation is killed here (out of memory, the timeout, a host failure): its
-        // handler never returns and nothing after the claim is written.
-        await new Promise<never>(() => undefined);
-      },
+    const harness = directHarness(table, async (event) => {
+      if (crashed.has(event.id)) return;
+      crashed.add(event.id);
+      // The invocation is killed here (out of memory, the timeout, a host failure): its
+      // handler never returns and nothing after the claim is written.
+      await new Promise<never>(() => undefined);
     });
     const events = Array.from({ length: 10 }, () => harness.delivery("customer.subscription.created"));
     let refused = 0;

@@ -25,36 +25,28 @@ export class WebhookError extends Error {
 
 /** The request used a method other than POST. */
 export class MethodNotAllowedError extends WebhookError {
-  readonly method: string;
-
-  constructor(method: string) {
+  constructor(readonly method: string) {
     super(`Method ${method} is not allowed: Stripe delivers webhooks with POST.`);
     this.name = "MethodNotAllowedError";
-    this.method = method;
   }
 }
 
 /** The request's content type is not JSON. */
 export class UnsupportedMediaTypeError extends WebhookError {
-  readonly contentType: string | undefined;
-
-  constructor(contentType: string | undefined) {
+  constructor(readonly contentType: string | undefined) {
     super(`Content type ${contentType ?? "(none)"} is not accepted: Stripe sends application/json.`);
     this.name = "UnsupportedMediaTypeError";
-    this.contentType = contentType;
   }
 }
 
 /** The body is larger than any event Stripe sends (see `maxBodyBytes`). */
 export class PayloadTooLargeError extends WebhookError {
-  readonly bytes: number;
-  readonly limit: number;
-
-  constructor(bytes: number, limit: number) {
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
     super(`Body of ${bytes} bytes exceeds the ${limit}-byte limit.`);
     this.name = "PayloadTooLargeError";
-    this.bytes = bytes;
-    this.limit = limit;
   }
 }
 
@@ -64,12 +56,12 @@ export class PayloadTooLargeError extends WebhookError {
  * header and the payload, which must never reach a log.
  */
 export class InvalidSignatureError extends WebhookError {
-  readonly reason: SignatureFailureReason;
-
-  constructor(reason: SignatureFailureReason, message: string) {
+  constructor(
+    readonly reason: SignatureFailureReason,
+    message: string,
+  ) {
     super(message);
     this.name = "InvalidSignatureError";
-    this.reason = reason;
   }
 }
 
@@ -86,15 +78,14 @@ export type UnreadableBodyReason = "empty" | "content-encoded" | "gzip" | "not-u
  * changed on the way or does not come from Stripe; no signature over it can match.
  */
 export class UnreadableBodyError extends WebhookError {
-  readonly reason: UnreadableBodyReason;
-  /** The `Content-Encoding` the request declared, escaped and cut short, for `content-encoded`. */
-  readonly encoding: string | undefined;
-
-  constructor(reason: UnreadableBodyReason, message: string, encoding?: string) {
+  constructor(
+    readonly reason: UnreadableBodyReason,
+    message: string,
+    /** The `Content-Encoding` the request declared, escaped and cut short, for `content-encoded`. */
+    readonly encoding?: string,
+  ) {
     super(message);
     this.name = "UnreadableBodyError";
-    this.reason = reason;
-    this.encoding = encoding;
   }
 }
 
@@ -133,17 +124,15 @@ export class MalformedEventError extends WebhookError {
  * an attack (the signature is valid).
  */
 export class LivemodeMismatchError extends WebhookError {
-  readonly stageMode: StripeMode;
-  readonly eventLivemode: boolean;
-
-  constructor(stageMode: StripeMode, eventLivemode: boolean) {
+  constructor(
+    readonly stageMode: StripeMode,
+    readonly eventLivemode: boolean,
+  ) {
     super(
       `Received a ${eventLivemode ? "live" : "test"}-mode event on a ${stageMode}-mode stage: ` +
         "check STRIPE_MODE and which Stripe endpoint's signing secret this stage holds.",
     );
     this.name = "LivemodeMismatchError";
-    this.stageMode = stageMode;
-    this.eventLivemode = eventLivemode;
   }
 }
 
@@ -157,25 +146,24 @@ export class ConfigurationError extends WebhookError {
 
 /** An event handler threw; the ledger records the event `failed` so Stripe's retry runs it again. */
 export class HandlerFailedError extends WebhookError {
-  readonly eventId: string;
-  readonly eventType: string;
-
-  constructor(eventId: string, eventType: string, cause: unknown) {
+  constructor(
+    readonly eventId: string,
+    readonly eventType: string,
+    cause: unknown,
+  ) {
     super(`Handler for ${eventType} failed on ${eventId}.`, { cause });
     this.name = "HandlerFailedError";
-    this.eventId = eventId;
-    this.eventType = eventType;
   }
 }
 
 /** DynamoDB could not be reached or refused the request (throttling, missing table, network). */
 export class LedgerUnavailableError extends WebhookError {
-  readonly operation: string;
-
-  constructor(operation: string, cause: unknown) {
+  constructor(
+    readonly operation: string,
+    cause: unknown,
+  ) {
     super(`Ledger ${operation} failed: DynamoDB is unavailable or refused the request.`, { cause });
     this.name = "LedgerUnavailableError";
-    this.operation = operation;
   }
 }
 
@@ -196,18 +184,17 @@ export class QueueUnavailableError extends WebhookError {
  * built, not an outage: the same request fails the same way however often it is retried.
  */
 export class LedgerRejectedError extends WebhookError {
-  /** The ledger's step, e.g. `claim`. */
-  readonly operation: string;
-  /** The DynamoDB operation DynamoDB refused, e.g. `UpdateItem`. */
-  readonly dynamoOperation: string;
-
-  constructor(operation: string, dynamoOperation: string, cause: unknown) {
+  constructor(
+    /** The ledger's step, e.g. `claim`. */
+    readonly operation: string,
+    /** The DynamoDB operation DynamoDB refused, e.g. `UpdateItem`. */
+    readonly dynamoOperation: string,
+    cause: unknown,
+  ) {
     super(`Ledger ${operation} failed: DynamoDB rejected the ${dynamoOperation} request as invalid (a bug, not an outage).`, {
       cause,
     });
     this.name = "LedgerRejectedError";
-    this.operation = operation;
-    this.dynamoOperation = dynamoOperation;
   }
 }
 
@@ -311,12 +298,11 @@ export class StripeRequestRefusedError extends StripeCallError {
  * handler failure (the event is recorded failed and retried).
  */
 export class EffectConditionFailedError extends WebhookError {
-  /** Which of the handler's staged effects (0-based, in staging order) failed its condition. */
-  readonly effectIndex: number;
-
-  constructor(effectIndex: number) {
+  constructor(
+    /** Which of the handler's staged effects (0-based, in staging order) failed its condition. */
+    readonly effectIndex: number,
+  ) {
     super(`The condition of staged effect ${effectIndex} did not hold; nothing was written.`);
     this.name = "EffectConditionFailedError";
-    this.effectIndex = effectIndex;
   }
 }

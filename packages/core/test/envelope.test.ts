@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { asStripeEvent, describeValue, maxEventIdLength, maxEventTypeLength } from "../src/envelope.ts";
 import { MalformedEventError, type MalformedEventReason } from "../src/errors.ts";
 import { buildEvent } from "@stripe-webhooks/stripe-fixtures/events";
+import { thrown } from "@stripe-webhooks/testing/thrown";
 
 function event(change: (event: Record<string, unknown>) => void = () => undefined): Record<string, unknown> {
   const built: Record<string, unknown> = buildEvent("invoice.paid");
@@ -10,13 +11,7 @@ function event(change: (event: Record<string, unknown>) => void = () => undefine
 }
 
 function refusal(value: unknown): MalformedEventError {
-  try {
-    asStripeEvent(value);
-  } catch (error) {
-    if (error instanceof MalformedEventError) return error;
-    throw error;
-  }
-  throw new Error("expected a MalformedEventError");
+  return thrown(MalformedEventError, () => asStripeEvent(value));
 }
 
 describe("asStripeEvent", () => {

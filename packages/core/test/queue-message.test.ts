@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import { buildEvent } from "@stripe-webhooks/stripe-fixtures/events";
+import { thrown } from "@stripe-webhooks/testing/thrown";
 import { ConfigurationError } from "../src/errors.ts";
 import {
   MalformedQueueMessageError,
@@ -24,13 +25,7 @@ function event(type: string, options: Options = {}): Stripe.Event {
 const sqsId = /^[\x21-\x7e]{1,128}$/;
 
 function malformed(body: string): MalformedQueueMessageError {
-  try {
-    decodeQueueMessage(body);
-  } catch (error) {
-    if (error instanceof MalformedQueueMessageError) return error;
-    throw error;
-  }
-  throw new Error("expected a MalformedQueueMessageError");
+  return thrown(MalformedQueueMessageError, () => decodeQueueMessage(body));
 }
 
 describe("messageGroupId", () => {

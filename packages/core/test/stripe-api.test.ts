@@ -24,6 +24,7 @@ import { stripeApiVersion } from "../src/stripe-version.ts";
 import { buildEvent } from "@stripe-webhooks/stripe-fixtures/events";
 import { seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
+import { thrown } from "@stripe-webhooks/testing/thrown";
 
 // The real `stripe` SDK against the test kit's double of Stripe's API (Stripe cannot be reached
 // here): what is tested is this module's configuration and error handling, and the SDK's own
@@ -499,13 +500,7 @@ describe("the double, as the SDK meets it", () => {
 
 describe("createStripeClient", () => {
   function configurationError(options: StripeClientOptions): ConfigurationError {
-    try {
-      createStripeClient(options);
-    } catch (error) {
-      if (error instanceof ConfigurationError) return error;
-      throw error;
-    }
-    throw new Error("expected a ConfigurationError");
+    return thrown(ConfigurationError, () => createStripeClient(options));
   }
 
   it("accepts secret and restricted keys of both modes", () => {

@@ -4,6 +4,7 @@ import { gzipSync } from "node:zlib";
 import { InvalidSignatureError, MalformedEventError, UnreadableBodyError } from "../src/errors.ts";
 import { defaultToleranceSeconds, futureSkewSeconds } from "../src/limits.ts";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
+import { thrown } from "@stripe-webhooks/testing/thrown";
 import { parseSecrets, verifyStripeEvent, type VerificationOptions } from "../src/verify.ts";
 
 // A fixed clock: every signature below is made relative to it.
@@ -21,13 +22,7 @@ function verify(bytes: Uint8Array, header: string | undefined, options: Partial<
 }
 
 function failure(act: () => unknown): InvalidSignatureError {
-  try {
-    act();
-  } catch (error) {
-    if (error instanceof InvalidSignatureError) return error;
-    throw error;
-  }
-  throw new Error("expected an InvalidSignatureError");
+  return thrown(InvalidSignatureError, act);
 }
 
 describe("verifyStripeEvent", () => {
@@ -189,13 +184,7 @@ describe("verifyStripeEvent", () => {
 
   describe("bodies no signature can match, refused for their own cause", () => {
     function unreadable(act: () => unknown): UnreadableBodyError {
-      try {
-        act();
-      } catch (error) {
-        if (error instanceof UnreadableBodyError) return error;
-        throw error;
-      }
-      throw new Error("expected an UnreadableBodyError");
+      return thrown(UnreadableBodyError, act);
     }
 
     it("an empty body, signed or not", () => {

@@ -31,6 +31,25 @@ export function parseCli<T extends ParseArgsConfig>(config: T, usage: string): R
   return parsed;
 }
 
+// What every tool that reads a ledger takes beside its own flags: --json and the local data directory.
+const ledgerToolOptions = {
+  json: { type: "boolean", default: false },
+  "data-dir": { type: "string" },
+} as const;
+
+/**
+ * `parseCli` for a tool that reads a ledger (events, entitlements, reconcile, replay): its own
+ * `options` plus `--json` and `--data-dir`, strict, with positionals only when the tool takes
+ * them. Undefined after printing `--help`, like `parseCli`.
+ */
+export function parseLedgerToolCli<O extends NonNullable<ParseArgsConfig["options"]>, P extends boolean = false>(
+  options: O,
+  usage: string,
+  allowPositionals: P = false as P,
+) {
+  return parseCli({ options: { ...ledgerToolOptions, ...options }, allowPositionals, strict: true }, usage);
+}
+
 /** A whole number from a flag or variable, within bounds, or a UsageError naming it. */
 export function parseCount(value: string | undefined, name: string, fallback: number, min = 0): number {
   if (value === undefined) return fallback;

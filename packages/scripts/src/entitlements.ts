@@ -1,5 +1,5 @@
 import { listEntitlements, type Entitlement } from "@stripe-webhooks/core/entitlements";
-import { parseCli, runMain, UsageError } from "./cli.ts";
+import { parseLedgerToolCli, runMain, UsageError } from "./cli.ts";
 import { resolveDataDir } from "./data-dir.ts";
 import { findLedger } from "./ledger-target.ts";
 import { formatTable, printable } from "./table.ts";
@@ -41,18 +41,7 @@ function table(entitlements: readonly Entitlement[]): string {
 }
 
 async function main(): Promise<number> {
-  const parsed = parseCli(
-    {
-      options: {
-        json: { type: "boolean", default: false },
-        customer: { type: "string" },
-        "data-dir": { type: "string" },
-      },
-      allowPositionals: false,
-      strict: true,
-    },
-    usage,
-  );
+  const parsed = parseLedgerToolCli({ customer: { type: "string" } }, usage);
   if (!parsed) return 0;
   const { values } = parsed;
   const customer = values.customer;

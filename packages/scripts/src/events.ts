@@ -1,5 +1,5 @@
 import { createLedger, type LedgerStatus } from "@stripe-webhooks/core/ledger";
-import { parseCli, parseCount, runMain, UsageError } from "./cli.ts";
+import { parseCount, parseLedgerToolCli, runMain, UsageError } from "./cli.ts";
 import { resolveDataDir } from "./data-dir.ts";
 import { findLedger } from "./ledger-target.ts";
 import {
@@ -40,20 +40,14 @@ function isStatus(value: string): value is LedgerStatus {
 }
 
 async function main(): Promise<number> {
-  const parsed = parseCli(
+  const parsed = parseLedgerToolCli(
     {
-      options: {
-        json: { type: "boolean", default: false },
-        status: { type: "string" },
-        type: { type: "string" },
-        limit: { type: "string" },
-        all: { type: "boolean", default: false },
-        summary: { type: "boolean", default: false },
-        "dead-lettered": { type: "boolean", default: false },
-        "data-dir": { type: "string" },
-      },
-      allowPositionals: false,
-      strict: true,
+      status: { type: "string" },
+      type: { type: "string" },
+      limit: { type: "string" },
+      all: { type: "boolean", default: false },
+      summary: { type: "boolean", default: false },
+      "dead-lettered": { type: "boolean", default: false },
     },
     usage,
   );

@@ -1,7 +1,7 @@
 import type Stripe from "stripe";
 import { reconcile, type ReconcileReport, type ReconcileSettings } from "@stripe-webhooks/core/reconcile";
 import { classifyStripeError } from "@stripe-webhooks/core/stripe-api";
-import { parseCli, parseCount, runMain } from "./cli.ts";
+import { parseCount, parseLedgerToolCli, runMain } from "./cli.ts";
 import { resolveDataDir } from "./data-dir.ts";
 import { openOperatorApp } from "./operator-app.ts";
 
@@ -103,18 +103,8 @@ function needsAttention(report: ReconcileReport): boolean {
 }
 
 async function main(): Promise<number> {
-  const parsed = parseCli(
-    {
-      options: {
-        endpoint: { type: "string" },
-        "max-events": { type: "string" },
-        "grace-seconds": { type: "string" },
-        json: { type: "boolean", default: false },
-        "data-dir": { type: "string" },
-      },
-      allowPositionals: false,
-      strict: true,
-    },
+  const parsed = parseLedgerToolCli(
+    { endpoint: { type: "string" }, "max-events": { type: "string" }, "grace-seconds": { type: "string" } },
     usage,
   );
   if (!parsed) return 0;

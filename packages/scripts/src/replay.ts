@@ -2,7 +2,7 @@ import { HandlerFailedError, errorSummary } from "@stripe-webhooks/core/errors";
 import type { LedgerEntry } from "@stripe-webhooks/core/ledger";
 import { describeOutcome } from "@stripe-webhooks/core/outcomes";
 import { replayEvent, type ReplayResult } from "@stripe-webhooks/core/replay";
-import { parseCli, runMain, UsageError } from "./cli.ts";
+import { parseLedgerToolCli, runMain, UsageError } from "./cli.ts";
 import { resolveDataDir } from "./data-dir.ts";
 import { openOperatorApp } from "./operator-app.ts";
 import { printable } from "./table.ts";
@@ -82,18 +82,7 @@ function describe(summary: ReplaySummary): string {
 const handled = new Set(["already_settled", "processed", "duplicate", "ignored"]);
 
 async function main(): Promise<number> {
-  const parsed = parseCli(
-    {
-      options: {
-        force: { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        "data-dir": { type: "string" },
-      },
-      allowPositionals: true,
-      strict: true,
-    },
-    usage,
-  );
+  const parsed = parseLedgerToolCli({ force: { type: "boolean", default: false } }, usage, true);
   if (!parsed) return 0;
   const { values, positionals } = parsed;
   const [eventId, ...extra] = positionals;

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type AddressInfo } from "node:net";
 import type Stripe from "stripe";
 import type { CatalogEventType } from "@stripe-webhooks/core/catalog";
 import { rankSubscriptions, subscriptionState, type Entitlement, type SubscriptionState } from "@stripe-webhooks/core/entitlements";
@@ -8,7 +7,7 @@ import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stri
 import { randomInt, seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
+import { closedPort, runScript, startReceiver, stopReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
 
 /*
  * The real `npm start` keeping the entitlements projection: its handlers fetch subscriptions
@@ -25,14 +24,6 @@ const cliConfig = tempDataDir();
 let double: StripeApiDouble;
 let receiver: Receiver;
 let env: Record<string, string>;
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 beforeAll(async () => {
   double = await startStripeApiDouble({ apiKeys: [apiKey] });
@@ -53,8 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (receiver) {
-    const exit = await Promise.race([receiver.stop("SIGTERM"), new Promise((resolve) => setTimeout(resolve, 10_000))]);
-    if (!exit) receiver.kill();
+    await stopReceiver(receiver);
   }
   await double?.close();
   data.remove();

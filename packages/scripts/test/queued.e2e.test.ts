@@ -11,7 +11,7 @@ import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
+import { runScript, startReceiver, stopReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
 
 /*
  * The real `npm start` in its default, queued mode: the webhook answers from the ledger and the
@@ -32,8 +32,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   for (const receiver of receivers.splice(0)) {
-    const exit = await Promise.race([receiver.stop("SIGTERM"), new Promise((resolve) => setTimeout(resolve, 15_000))]);
-    if (!exit) receiver.kill();
+    await stopReceiver(receiver, 15_000);
   }
 });
 

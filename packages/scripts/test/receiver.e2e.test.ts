@@ -1,7 +1,7 @@
 import { eventCatalog } from "@stripe-webhooks/core/catalog";
 import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
+import { runScript, startReceiver, stopReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
 
 /*
  * The real `npm start` (in-memory ledger, random port, a given secret), driven by the real
@@ -33,8 +33,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (receiver) {
-    const exit = await Promise.race([receiver.stop("SIGTERM"), new Promise((resolve) => setTimeout(resolve, 10_000))]);
-    if (!exit) receiver.kill();
+    await stopReceiver(receiver);
   }
   data.remove();
 });

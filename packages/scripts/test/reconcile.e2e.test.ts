@@ -1,10 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type AddressInfo } from "node:net";
 import type { ReconcileReport } from "@stripe-webhooks/core/reconcile";
 import { buildEvent, newEventId, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { startStripeApiDouble, type StripeApiDouble, type StripeObject } from "@stripe-webhooks/testing/stripe-api-double";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runScript, startReceiver, tempDataDir, type Receiver, type Run } from "./helpers/processes.ts";
+import { closedPort, runScript, startReceiver, stopReceiver, tempDataDir, type Receiver, type Run } from "./helpers/processes.ts";
 
 /*
  * The real `npm start` (in-memory ledger, random port) with the test kit's double of Stripe's API
@@ -49,8 +48,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (receiver) {
-    const exit = await Promise.race([receiver.stop("SIGTERM"), new Promise((resolve) => setTimeout(resolve, 10_000))]);
-    if (!exit) receiver.kill();
+    await stopReceiver(receiver);
   }
   await double?.close();
   data.remove();
@@ -262,10 +260,7 @@ describe("npm run reconcile, replay and events --summary against npm start", () 
   }, 90_000);
 
   it("Stripe unreachable (connection refused, a name that does not resolve): the result names the host and the cause, never a back-off", async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const { port } = closed.address() as AddressInfo;
-    await new Promise((resolve) => closed.close(resolve));
+    const port = await closedPort();
 
     const [refused, unresolved] = await Promise.all([
       runScript("reconcile", [], { ...env, STRIPE_API_BASE: `http://127.0.0.1:${port}` }),

@@ -18,6 +18,22 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0).reverse()) cleanup();
 });
 
+/**
+ * A fresh data directory and signing secret for one test, removed after it; `start` runs a
+ * receiver on them (as often as the test needs), each killed after the test if still running.
+ */
+function freshSetup(): { dataDir: string; secret: string; start: () => Promise<Receiver> } {
+  const data = tempDataDir();
+  cleanups.push(data.remove);
+  const secret = newWebhookSecret();
+  const start = async () => {
+    const receiver = await startReceiver({ DATA_DIR: data.dir, STRIPE_WEBHOOK_SECRET: secret, PORT: "0" });
+    cleanups.push(() => receiver.kill());
+    return receiver;
+  };
+  return { dataDir: data.dir, secret, start };
+}
+
 type Answer = { id: string; status: number } | { id: string; error: string };
 
 /** Posts `count` signed events over a few keep-alive connections, as a sender under load does. */
@@ -64,15 +80,11 @@ async function readLedger(dataDir: string) {
 
 describe("Ctrl+C in a terminal (SIGINT to the process group) during a burst", () => {
   it("answers every accepted request, flushes the ledger and leaves nothing processing, three times over", async () => {
-    const data = tempDataDir();
-    cleanups.push(data.remove);
-    const secret = newWebhookSecret();
-    const env = { DATA_DIR: data.dir, STRIPE_WEBHOOK_SECRET: secret, PORT: "0" };
+    const { dataDir, secret, start } = freshSetup();
     const acknowledged = new Set<string>();
 
     for (let round = 1; round <= 3; round += 1) {
-      const receiver: Receiver = await startReceiver(env);
-      cleanups.push(() => receiver.kill());
+      const receiver = await start();
       let signalled = false;
       const answers = await burst(receiver.url, secret, 120, (answered) => {
         if (answered < 30 || signalled) return;
@@ -84,7 +96,7 @@ describe("Ctrl+C in a terminal (SIGINT to the process group) during a burst", ()
       expect(exit, receiver.output()).toEqual({ code: 0, signal: null });
       expect(receiver.output()).toMatch(/^stopped$/m);
 
-      const entries = await readLedger(data.dir);
+      const entries = await readLedger(dataDir);
       const byId = new Map(entries.map((entry) => [entry.id, entry]));
       expect(entries.filter((entry) => entry.status === "processing").map((entry) => entry.id)).toEqual([]);
       for (const answer of answers) {
@@ -105,11 +117,8 @@ describe("Ctrl+C in a terminal (SIGINT to the process group) during a burst", ()
   }, 180_000);
 
   it("a second Ctrl+C cuts off what is still in flight, says so in one line, and exits 130", async () => {
-    const data = tempDataDir();
-    cleanups.push(data.remove);
-    const secret = newWebhookSecret();
-    const receiver = await startReceiver({ DATA_DIR: data.dir, STRIPE_WEBHOOK_SECRET: secret, PORT: "0" });
-    cleanups.push(() => receiver.kill());
+    const { secret, start } = freshSetup();
+    const receiver = await start();
 
     // A delivery whose body never finishes keeps the first stop waiting.
     const payload = JSON.stringify(buildEvent("invoice.paid"));
@@ -158,11 +167,8 @@ describe("the local receiver's routes and help", () => {
   });
 
   it("answers 404 off the webhook path, as the stage's router does, and writes nothing", async () => {
-    const data = tempDataDir();
-    cleanups.push(data.remove);
-    const secret = newWebhookSecret();
-    const receiver = await startReceiver({ DATA_DIR: data.dir, STRIPE_WEBHOOK_SECRET: secret, PORT: "0" });
-    cleanups.push(() => receiver.kill());
+    const { dataDir, secret, start } = freshSetup();
+    const receiver = await start();
     const origin = new URL(receiver.url).origin;
     const signed = () => {
       const event = buildEvent("invoice.paid");
@@ -183,7 +189,7 @@ describe("the local receiver's routes and help", () => {
     expect(answer.status).toBe(200);
 
     expect(await receiver.stop("SIGTERM")).toEqual({ code: 0, signal: null });
-    const entries = await readLedger(data.dir);
+    const entries = await readLedger(dataDir);
     expect(entries.map((entry) => entry.id)).toEqual([delivered.id]);
   }, 60_000);
 });

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { afterEach, describe, expect, it } from "vitest";
+import { rejected } from "@stripe-webhooks/testing/thrown";
 import {
   SqsStandInError,
   deduplicationWindowMs,
@@ -59,13 +60,7 @@ function bodies(messages: ReceivedMessage[]): string[] {
 }
 
 async function refusal(act: () => Promise<unknown>): Promise<SqsStandInError> {
-  try {
-    await act();
-  } catch (error) {
-    if (error instanceof SqsStandInError) return error;
-    throw error;
-  }
-  throw new Error("expected an SqsStandInError");
+  return rejected(SqsStandInError, act);
 }
 
 async function expectCode(act: () => Promise<unknown>, code: SqsStandInErrorCode): Promise<void> {

@@ -1,12 +1,11 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer, type AddressInfo } from "node:net";
 import { buildEvent } from "@stripe-webhooks/stripe-fixtures/events";
 import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { startStripeCliStandin, type StripeCliStandin } from "@stripe-webhooks/testing/stripe-cli-standin";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { processAlive } from "../src/data-dir.ts";
-import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
+import { closedPort, runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
 
 /*
  * The real Stripe CLI binary (the pinned @stripe/cli) run by the real `npm start` and
@@ -98,14 +97,6 @@ async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void
     if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe("npm start with STRIPE_API_KEY: the Stripe CLI as the local loop", () => {

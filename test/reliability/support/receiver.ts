@@ -1,6 +1,6 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { testAwsEnvironment } from "@stripe-webhooks/testing/engines";
-import { startReceiver, tempDataDir, type Receiver } from "../../../packages/scripts/test/helpers/processes.ts";
+import { startReceiver, stopReceiver, tempDataDir, type Receiver } from "../../../packages/scripts/test/helpers/processes.ts";
 
 /*
  * The real `npm start` (the scripts package's e2e helper: its own process group, random port,
@@ -71,8 +71,7 @@ export async function startLocalReceiver(secrets: readonly string[]): Promise<Lo
     },
     stop: async () => {
       client.destroy();
-      const exit = await Promise.race([receiver.stop("SIGTERM"), new Promise((resolve) => setTimeout(resolve, 10_000))]);
-      if (!exit) receiver.kill();
+      await stopReceiver(receiver);
       data.remove();
     },
   };

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../../src/data-dir.ts";
@@ -152,6 +153,15 @@ export async function startReceiver(env: Record<string, string>, args: string[] 
   };
 }
 
+/**
+ * Stops a receiver as Ctrl+C would, and kills its whole process group if it has not exited
+ * within `graceMs`, so a hung shutdown never outlives the suite.
+ */
+export async function stopReceiver(receiver: Receiver, graceMs = 10_000): Promise<void> {
+  const exit = await Promise.race([receiver.stop("SIGTERM"), new Promise((resolve) => setTimeout(resolve, graceMs))]);
+  if (!exit) receiver.kill();
+}
+
 export interface Run {
   code: number | null;
   stdout: string;
@@ -170,6 +180,15 @@ export function runScript(script: string, args: string[], env: Record<string, st
   child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   return exited(child).then(({ code }) => ({ code, stdout, stderr }));
+}
+
+/** A loopback port that was free a moment ago and that nothing listens on now: connecting to it is refused. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 /** A fresh directory, removed by the returned function. */
