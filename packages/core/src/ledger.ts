@@ -522,9 +522,21 @@ function eventKey(eventId: string): Item {
  * undefined values are left out.
  */
 function expression(text: string, values: Values): { ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Item } {
+  return { ExpressionAttributeNames: placeholderNames(text), ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }) };
+}
+
+// The ledger writes a handful of distinct expressions, each on every delivery: their names are
+// worked out once per text rather than per request.
+const namesByExpression = new Map<string, Record<string, string>>();
+
+function placeholderNames(text: string): Record<string, string> {
+  const known = namesByExpression.get(text);
+  if (known) return known;
   const names: Record<string, string> = {};
   for (const placeholder of new Set(text.match(/#\w+/g))) names[placeholder] = placeholder.slice(1);
-  return { ExpressionAttributeNames: names, ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }) };
+  // Frozen: the SDK only reads it, and one shared object must never change under another request.
+  namesByExpression.set(text, Object.freeze(names));
+  return names;
 }
 
 function contended(entry: LedgerEntry | undefined): Contended {
@@ -567,6 +579,8 @@ const optionalFields: { readonly [K in Exclude<keyof LedgerEntry, "id" | "type" 
   deadLetteredAt: text,
 };
 
+const optionalFieldNames = Object.keys(optionalFields) as (keyof typeof optionalFields)[];
+
 function toEntry(item: Item | undefined): LedgerEntry | undefined {
   if (!item) return undefined;
   let stored: Values;
@@ -580,11 +594,12 @@ function toEntry(item: Item | undefined): LedgerEntry | undefined {
   // Not an event entry (another item kind, or a hand-edited item): skip it rather than guess.
   if (typeof id !== "string" || typeof type !== "string" || typeof firstSeenAt !== "string") return undefined;
   if (!isStatus(status) || typeof attempts !== "number" || !Number.isInteger(attempts)) return undefined;
-  const entry: LedgerEntry = { id, type, status, attempts, firstSeenAt };
-  for (const [name, read] of Object.entries(optionalFields)) {
-    const value = read(stored[name]);
+  const entry: Record<string, unknown> = { id, type, status, attempts, firstSeenAt };
+  for (const name of optionalFieldNames) {
+    const value = optionalFields[name](stored[name]);
     // Absent attributes stay absent rather than present-but-undefined, so entries compare and print cleanly.
-    if (value !== undefined) Object.assign(entry, { [name]: value });
+    if (value !== undefined) entry[name] = value;
   }
-  return entry;
+  // Every field was set above from its own reader in optionalFields, which is typed per field.
+  return entry as unknown as LedgerEntry;
 }
