@@ -10,7 +10,7 @@ import {
   type DynamoDBClient,
   type TransactWriteItem,
 } from "@aws-sdk/client-dynamodb";
-import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import { convertToAttr, marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { effectKeyPrefix, InvalidEffectError, type EffectItem } from "./effects.ts";
 import { EffectConditionFailedError, LedgerRejectedError, LedgerUnavailableError } from "./errors.ts";
 import { ledgerTable } from "./ledger-table.ts";
@@ -522,7 +522,23 @@ function eventKey(eventId: string): Item {
  * undefined values are left out.
  */
 function expression(text: string, values: Values): { ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Item } {
-  return { ExpressionAttributeNames: placeholderNames(text), ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }) };
+  const attributeValues: Item = {};
+  for (const [placeholder, value] of Object.entries(values)) {
+    if (value !== undefined) attributeValues[placeholder] = expressionValue(value);
+  }
+  return { ExpressionAttributeNames: placeholderNames(text), ExpressionAttributeValues: attributeValues };
+}
+
+/*
+ * Every delivery's claim and completion carry a dozen expression values, all strings, numbers or
+ * booleans. util-dynamodb's general converter weighs on the warm path (bench:compare), so those
+ * three are written directly; anything else still goes through it.
+ */
+function expressionValue(value: unknown): AttributeValue {
+  if (typeof value === "string") return { S: value };
+  if (typeof value === "number") return { N: String(value) };
+  if (typeof value === "boolean") return { BOOL: value };
+  return convertToAttr(value);
 }
 
 // The ledger writes a handful of distinct expressions, each on every delivery: their names are
