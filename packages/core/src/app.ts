@@ -20,7 +20,16 @@ import type { WebhookRequest } from "./request.ts";
 import { createReconcilerStateStore, type ReconcilerStateStore } from "./reconcile-state.ts";
 import { runObserved } from "./run.ts";
 import { createStripeClient } from "./stripe-api.ts";
-import { handleWebhook, loadStripeMode, loadWebhookConfig, resolveSettings, type WebhookConfig } from "./webhook.ts";
+import {
+  loadProcessingMode,
+  loadRequestsPerSecond,
+  loadStripeMode,
+  loadWebhookConfig,
+  resolveSettings,
+  type ProcessingMode,
+  type WebhookConfig,
+} from "./settings.ts";
+import { handleWebhook } from "./webhook.ts";
 
 /*
  * The composition root: the one place that turns a stage's raw settings and a DynamoDB client
@@ -52,8 +61,6 @@ export interface AppSettings {
   stripeRequestsPerSecond?: string | undefined;
 }
 
-/** How a stage processes what its webhook receives (README, "Processing: queued or inline"). */
-export type ProcessingMode = "queued" | "inline";
 
 /** What the app is built from. */
 export interface AppDependencies {
@@ -107,16 +114,6 @@ export interface WebhookApp {
   };
 }
 
-/**
- * Validates the stage's processing mode as the environment holds it (`PROCESSING_MODE`):
- * `queued` or `inline`, `inline` when unset. Throws {@link ConfigurationError} naming the variable.
- */
-export function loadProcessingMode(raw: string | undefined): ProcessingMode {
-  if (raw === undefined || raw === "" || raw === "inline") return "inline";
-  if (raw === "queued") return "queued";
-  throw new ConfigurationError(`PROCESSING_MODE must be "queued" or "inline", not "${raw.slice(0, 20)}".`);
-}
-
 /** A stage's settings once read and checked, kept for the container's life. */
 interface ResolvedStage {
   mode: StripeMode;
@@ -126,14 +123,6 @@ interface ResolvedStage {
   /** Whether handlers have a Stripe API key: decided once, here. */
   stripeConfigured: boolean;
   raw: AppSettings;
-}
-
-/** Reads `STRIPE_REQUESTS_PER_SECOND`: unset or empty for no pacing, else a positive number. */
-export function loadRequestsPerSecond(raw: string | undefined): number | undefined {
-  if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  if (Number.isFinite(value) && value > 0) return value;
-  throw new ConfigurationError(`STRIPE_REQUESTS_PER_SECOND must be a positive number, not "${raw.slice(0, 20)}".`);
 }
 
 /**

@@ -8,7 +8,7 @@ import { metricNames } from "@stripe-webhooks/core/metrics";
 import { reconcile, type ReconcileReport, type ReconcileSettings } from "@stripe-webhooks/core/reconcile";
 import { createStripeClient } from "@stripe-webhooks/core/stripe-api";
 import type { QueueSender } from "@stripe-webhooks/core/enqueue";
-import { loadStripeMode } from "@stripe-webhooks/core/webhook";
+import { loadStripeMode } from "@stripe-webhooks/core/settings";
 import { observeInto } from "./metrics.ts";
 
 /** The reconciler's settings as its environment holds them. */
