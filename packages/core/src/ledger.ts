@@ -577,7 +577,9 @@ const count = (value: unknown): number | undefined => (typeof value === "number"
  * entry's order; a value of another type is left out. The lease is stored in epoch milliseconds
  * (the claim's condition compares it with the clock) and read as an ISO string.
  */
-const optionalFields: { readonly [K in Exclude<keyof LedgerEntry, "id" | "type" | "status" | "attempts" | "firstSeenAt">]-?: (value: unknown) => LedgerEntry[K] | undefined } = {
+type OptionalField = Exclude<keyof LedgerEntry, "id" | "type" | "status" | "attempts" | "firstSeenAt">;
+
+const optionalFields: { readonly [K in OptionalField]-?: (value: unknown) => LedgerEntry[K] | undefined } = {
   lastAttemptAt: text,
   processedAt: text,
   leaseExpiresAt: (value) => (typeof value === "number" ? new Date(value).toISOString() : undefined),
@@ -595,7 +597,7 @@ const optionalFields: { readonly [K in Exclude<keyof LedgerEntry, "id" | "type" 
   deadLetteredAt: text,
 };
 
-const optionalFieldNames = Object.keys(optionalFields) as (keyof typeof optionalFields)[];
+const optionalFieldNames = Object.keys(optionalFields) as OptionalField[];
 
 function toEntry(item: Item | undefined): LedgerEntry | undefined {
   if (!item) return undefined;
@@ -610,12 +612,11 @@ function toEntry(item: Item | undefined): LedgerEntry | undefined {
   // Not an event entry (another item kind, or a hand-edited item): skip it rather than guess.
   if (typeof id !== "string" || typeof type !== "string" || typeof firstSeenAt !== "string") return undefined;
   if (!isStatus(status) || typeof attempts !== "number" || !Number.isInteger(attempts)) return undefined;
-  const entry: Record<string, unknown> = { id, type, status, attempts, firstSeenAt };
+  const entry: LedgerEntry = { id, type, status, attempts, firstSeenAt };
   for (const name of optionalFieldNames) {
     const value = optionalFields[name](stored[name]);
     // Absent attributes stay absent rather than present-but-undefined, so entries compare and print cleanly.
-    if (value !== undefined) entry[name] = value;
+    if (value !== undefined) Object.assign(entry, { [name]: value });
   }
-  // Every field was set above from its own reader in optionalFields, which is typed per field.
-  return entry as unknown as LedgerEntry;
+  return entry;
 }
