@@ -10,8 +10,9 @@ import type { WebhookLogger } from "@stripe-webhooks/core/logger";
 import type { Engine } from "@stripe-webhooks/testing/engines";
 import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
 import { startStripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
-import { createQueueConsumerHandler, type QueueControl } from "../../packages/functions/src/queue-consumer-handler.ts";
+import { createQueueConsumerHandler } from "../../packages/functions/src/queue-consumer-handler.ts";
 import { createWebhookHandler } from "../../packages/functions/src/webhook-handler.ts";
+import { standInQueueControl } from "../../packages/scripts/src/receiver/local-queue.ts";
 import { openSqsFifoStandIn } from "../../packages/scripts/src/sqs-fifo-standin.ts";
 import { functionUrlEvent } from "../shared/events.ts";
 import { quantile } from "../shared/stats.ts";
@@ -172,16 +173,7 @@ export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun
     const poller = (() => {
       if (options.mode !== "queued") return undefined;
       const leaseSeconds = consumerLeaseSeconds(consumerTimeoutSeconds);
-      const control: QueueControl = {
-        changeVisibility: (record, seconds) => standIn.changeMessageVisibility(record.receiptHandle, seconds),
-        async deadLetter(record) {
-          const { MessageGroupId, MessageDeduplicationId, ApproximateReceiveCount } = record.attributes;
-          await standIn.sendToDeadLetterQueue(
-            { MessageBody: record.body, MessageGroupId: MessageGroupId ?? record.messageId, MessageDeduplicationId: MessageDeduplicationId ?? record.messageId },
-            Number(ApproximateReceiveCount) || 0,
-          );
-        },
-      };
+      const control = standInQueueControl(standIn);
       // Lambda runs one batch at a time per instance, each instance with its own clients (and so
       // its own pace of Stripe requests): a pool of `maxConcurrency` instances, one per batch.
       const instance = () => createQueueConsumerHandler({
@@ -260,7 +252,8 @@ export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun
     // The ledger and the projection as the run left them, read by a client that is not counted.
     const reader = options.engine.client();
     clients.push(reader);
-    const entries = await Promise.all(renewal.events.map((event) => ledgerReader(reader, tableName).get(event.id)));
+    const storedLedger = ledgerReader(reader, tableName);
+    const entries = await Promise.all(renewal.events.map((event) => storedLedger.get(event.id)));
     const leftFailed = entries.filter((entry) => entry !== undefined && entry.status !== "processed");
     const stored = new Map((await listEntitlements(reader, tableName)).map((entitlement) => [entitlement.customer, entitlement.subscription]));
     let equal = 0;
