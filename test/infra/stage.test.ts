@@ -3,6 +3,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { consumerLeaseSeconds, leaseMarginSeconds, queueVisibilityTimeoutSeconds } from "../../packages/core/src/limits.ts";
 import { stripeApiVersion } from "../../packages/core/src/stripe-version.ts";
+import {
+  localConsumerTimeoutSeconds,
+  localMaxConcurrency,
+  localMaxReceives,
+  localStripeRequestsPerSecond,
+} from "../../packages/scripts/src/receiver/local-queue.ts";
 import { compareAddresses, parseStripeWebhookIps, renderIpFile } from "../../packages/scripts/src/refresh-stripe-ips.ts";
 import { defaultRegion, endpointResourceName, stageSettings, stageSettingsProblems, type StageSettings } from "../../infra/stage.ts";
 import { root } from "./synth/synth.ts";
@@ -60,6 +66,15 @@ describe("queued processing settings", () => {
     }
     expect(stageSettings("production").queue).toMatchObject({ maxConcurrency: 20, stripeRequestsPerSecond: 80 });
     expect(stageSettings("alice").queue).toMatchObject({ maxConcurrency: 5, stripeRequestsPerSecond: 25 });
+  });
+
+  it("are what the local receiver's queue runs (it cannot import infra, so its copies are checked here)", () => {
+    expect({
+      consumerTimeoutSeconds: localConsumerTimeoutSeconds,
+      maxConcurrency: localMaxConcurrency,
+      stripeRequestsPerSecond: localStripeRequestsPerSecond,
+      maxReceives: localMaxReceives,
+    }).toEqual(stageSettings("alice").queue);
   });
 
   it("accept an inline stage", () => {
