@@ -1,32 +1,34 @@
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir, type CpuInfo } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type Stripe from "stripe";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AppSettings } from "@stripe-webhooks/core/app";
 import { listEntitlements } from "@stripe-webhooks/core/entitlements";
 import { entitlementHandlers } from "@stripe-webhooks/core/handlers";
-import { consumerLeaseSeconds, queueVisibilityTimeoutSeconds } from "@stripe-webhooks/core/limits";
-import type { WebhookLogger } from "@stripe-webhooks/core/logger";
 import type { Engine } from "@stripe-webhooks/testing/engines";
 import { ledgerReader } from "@stripe-webhooks/testing/ledger-reader";
-import { startStripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
-import { createQueueConsumerHandler } from "../../packages/functions/src/queue-consumer-handler.ts";
 import { createWebhookHandler } from "../../packages/functions/src/webhook-handler.ts";
-import { standInQueueControl } from "../../packages/scripts/src/receiver/local-queue.ts";
-import { openSqsFifoStandIn } from "../../packages/scripts/src/sqs-fifo-standin.ts";
 import { functionUrlEvent } from "../shared/events.ts";
+import { forkServing } from "../shared/ipc.ts";
 import { quantile } from "../shared/stats.ts";
-import { chargeTo, countDynamo, countSqs, newTallies, startLatencyProxy, type DynamoTally, type SqsTally } from "./counting.ts";
+import { chargedTo, chargeTo, countDynamo, newTallies, type Delivery, type DynamoTally, type SqsTally } from "./counting.ts";
+import { clock, mergeProcessed, processedRecorder, type ProcessedRecord } from "./processed.ts";
 import { renewalScenario, type RenewalEvent } from "./scenario.ts";
+import type { SqsSide } from "./sqs-side.ts";
+import type { StripeSide } from "./stripe-side.ts";
 
 /*
- * One renewal burst through one processing mode, in this process: the webhook handler the
- * Lambda entry builds (createWebhookHandler), invoked once per delivery with the function URL
- * event Lambda would pass, `concurrency` at a time; in queued mode it sends into the SQS FIFO
- * stand-in, whose polling driver runs the deployed consumer adapter (createQueueConsumerHandler)
- * with `maxConcurrency` batches at a time. The example handlers fetch from the Stripe API double
- * through the real `stripe` SDK, behind a proxy that gives each request Stripe's latency, and
- * the double enforces the read limit.
+ * One renewal burst through one processing mode. This process plays Stripe sending deliveries
+ * and the webhook's Lambda instances: the handler the entry builds (createWebhookHandler),
+ * invoked once per delivery with the function URL event Lambda would pass, `concurrency` at a
+ * time. What runs elsewhere in production runs in processes of its own, so its work does not
+ * queue behind the answers being timed: the DynamoDB engine (`engine`, which the caller starts
+ * in its own process), Stripe's API (stripe-side.ts) and, queued, the SQS FIFO stand-in with the
+ * deployed consumer adapter (queue-side.ts). The example handlers fetch from the Stripe API
+ * double through the real `stripe` SDK, behind a proxy that gives each request Stripe's latency,
+ * and the double enforces the read limit.
  */
 
 export type ProcessingMode = "inline" | "queued";
@@ -90,10 +92,17 @@ export interface RenewalRun {
   entitlementsEqualToApi: number;
   /** From the first delivery until every event was processed; null when some were not. */
   drainMs: number | null;
+  /** From the first delivery until the last was answered: no event can be processed before it is delivered. */
+  lastAnswerMs: number;
   /** Distinct subscriptions ÷ the read limit: one fetch each at the limit. */
   floorMs: number;
   answerP50Ms: number;
   answerP99Ms: number;
+  /** CPU this process spent per delivery while answering them (the webhook's work and the bench's own). */
+  webhookCpuMsPerDelivery: number;
+  /** The share of the machine's cores busy, by any process, from the first delivery to the last answer. */
+  answeringCoresBusy: number;
+  cores: number;
   /** Summed time inside the webhook invocations and the consumer's batches (Lambda's billed duration). */
   webhookMs: number;
   consumerMs: number;
@@ -107,121 +116,82 @@ const apiKey = "sk_test_benchRenewal";
 const consumerTimeoutSeconds = 300;
 const maxReceives = 5;
 
-interface SummaryLine {
-  eventId?: unknown;
-  outcome?: unknown;
+/** The share of the cores' time between two readings that was not idle. */
+function coresBusy(before: CpuInfo[], after: CpuInfo[]): number {
+  const total = (cores: CpuInfo[]) => cores.reduce((sum, core) => sum + core.times.user + core.times.nice + core.times.sys + core.times.idle + core.times.irq, 0);
+  const idle = (cores: CpuInfo[]) => cores.reduce((sum, core) => sum + core.times.idle, 0);
+  const elapsed = total(after) - total(before);
+  return elapsed > 0 ? 1 - (idle(after) - idle(before)) / elapsed : 0;
 }
 
-// Keeps what the run needs from the summary lines: when each event was first processed, and
-// how often. Handler lines and everything else are dropped (they never hold payloads anyway).
-function recordingLogger(started: () => number) {
-  const processedAt = new Map<string, number>();
-  const processedRuns = new Map<string, number>();
-  const take = (_message: string, ...attributes: Record<string, unknown>[]) => {
-    const line: SummaryLine = Object.assign({}, ...attributes);
-    if (line.outcome !== "processed" || typeof line.eventId !== "string") return;
-    processedRuns.set(line.eventId, (processedRuns.get(line.eventId) ?? 0) + 1);
-    if (!processedAt.has(line.eventId)) processedAt.set(line.eventId, performance.now() - started());
-  };
-  const logger: WebhookLogger = { info: take, warn: take, error: take };
-  return { logger, processedAt, processedRuns };
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun> {
-  const double = await startStripeApiDouble({ apiKeys: [apiKey], rateLimit: { mode: "test", readsPerSecond: options.readsPerSecond } });
-  const proxy = await startLatencyProxy(double.url, options.stripeLatencyMs);
+  const stripe = forkServing<StripeSide>(here("./stripe-side.ts"), "the renewal bench's Stripe side");
+  const queue = options.mode === "queued" ? forkServing<SqsSide>(here("./sqs-side.ts"), "the renewal bench's SQS side") : undefined;
   const queueDir = await mkdtemp(join(tmpdir(), "bench-renewal-queue-"));
   const clients: DynamoDBClient[] = [];
   try {
+    const { url: stripeApiBase } = await stripe.call("start", { apiKey, readsPerSecond: options.readsPerSecond, latencyMs: options.stripeLatencyMs });
     const tableName = await options.engine.createLedgerTable(`bench-renewal-${options.mode}-${options.seed}-${Date.now().toString(36)}`);
-    const renewal = renewalScenario(double, { customers: options.customers, seed: options.seed, createdSecondsAgo: options.createdSecondsAgo });
-    const tallies = newTallies();
-    const client = () => {
-      // Configured as the deployed functions configure theirs.
-      const made = options.engine.client({ cacheMiddleware: true });
-      countDynamo(made, tallies);
-      clients.push(made);
-      return made;
-    };
-    let t0 = 0;
-    const { logger, processedAt, processedRuns } = recordingLogger(() => t0);
-    const settings = (): AppSettings => ({
+    const subscriptions: Partial<Stripe.Subscription>[] = [];
+    const renewal = renewalScenario(
+      { setSubscription: (fields) => void subscriptions.push(fields) },
+      { customers: options.customers, seed: options.seed, createdSecondsAgo: options.createdSecondsAgo },
+    );
+    await stripe.call("setSubscriptions", subscriptions);
+    const settings: AppSettings = {
       webhookSecret: options.secret,
       mode: "test",
       tableName,
       stripeApiKey: apiKey,
-      stripeApiBase: proxy.url,
+      stripeApiBase,
       processing: options.mode,
-    });
-    const ledger = { transactions: options.transactions };
-
-    const standIn = await openSqsFifoStandIn({ dir: queueDir, visibilityTimeoutSeconds: queueVisibilityTimeoutSeconds(consumerTimeoutSeconds) });
-    countSqs(standIn, tallies);
-    const webhook = createWebhookHandler({
-      dynamo: client(),
+    };
+    await queue?.call("start", {
+      queueDir,
+      dynamoEndpoint: options.engine.endpoint,
+      transactions: options.transactions,
       settings,
-      registry: entitlementHandlers,
-      logger,
-      ledger,
-      queue: { send: async (message) => void (await standIn.sendMessage(message.input)) },
+      maxConcurrency: options.maxConcurrency,
+      ...(options.consumerRequestsPerSecond === undefined ? {} : { consumerRequestsPerSecond: options.consumerRequestsPerSecond }),
+      consumerTimeoutSeconds,
+      maxReceives,
     });
 
-    let consumerMs = 0;
-    let consumerInvocations = 0;
-    const poller = (() => {
-      if (options.mode !== "queued") return undefined;
-      const leaseSeconds = consumerLeaseSeconds(consumerTimeoutSeconds);
-      const control = standInQueueControl(standIn);
-      // Lambda runs one batch at a time per instance, each instance with its own clients (and so
-      // its own pace of Stripe requests): a pool of `maxConcurrency` instances, one per batch.
-      const instance = () => createQueueConsumerHandler({
-        dynamo: client(),
-        // As the deployed consumer: it processes what it is given, it never enqueues.
-        settings: () => ({
-          ...settings(),
-          processing: undefined,
-          ...(options.consumerRequestsPerSecond === undefined ? {} : { stripeRequestsPerSecond: String(options.consumerRequestsPerSecond) }),
-        }),
-        registry: entitlementHandlers,
-        logger,
-        ledger: { ...ledger, leaseSeconds },
-        control,
-        consumer: () => ({ maxReceives, leaseSeconds }),
-      });
-      const idle = Array.from({ length: options.maxConcurrency }, instance);
-      // Lambda's pollers long-poll, so a message that becomes visible is taken at once; the
-      // stand-in's driver looks again after this wait instead.
-      return standIn.startPolling(
-        async (event, context) => {
-          const consumer = idle.pop();
-          if (!consumer) throw new Error("The stand-in ran more batches at once than its maxConcurrency.");
-          const started = performance.now();
-          try {
-            return await consumer(event, context);
-          } finally {
-            consumerMs += performance.now() - started;
-            consumerInvocations += 1;
-            idle.push(consumer);
-          }
-        },
-        { maxConcurrency: options.maxConcurrency, idleWaitMs: 50, onError: () => undefined },
-      );
-    })();
-
-    // The deliveries, `concurrency` in flight; each signed as it is made, as Stripe does.
+    const tallies = newTallies();
+    // Configured as the deployed functions configure theirs.
+    const dynamo = options.engine.client({ cacheMiddleware: true });
+    countDynamo(dynamo, tallies);
+    clients.push(dynamo);
+    const processed = processedRecorder();
     const seen = new Set<string>();
     const kinds = renewal.deliveries.map((event) => {
       const kind = seen.has(event.id) ? ("duplicate" as const) : ("new" as const);
       seen.add(event.id);
       return kind;
     });
+    const webhook = createWebhookHandler({
+      dynamo,
+      settings: () => settings,
+      registry: entitlementHandlers,
+      logger: processed.logger,
+      ledger: { transactions: options.transactions },
+      queue: {
+        send: async (message) => {
+          if (!queue) throw new Error("an inline run sent to the queue");
+          // Charged on the queue's side to the delivery whose invocation sent it.
+          await queue.call("send", { kind: chargedTo(), message: message.input });
+        },
+      },
+    });
+
+    // The deliveries, `concurrency` in flight; each signed as it is made, as Stripe does.
     const latencies = new Array<number>(renewal.deliveries.length).fill(0);
     const statuses = new Array<number>(renewal.deliveries.length).fill(0);
     let next = 0;
     let webhookMs = 0;
-    const deliver = async (event: RenewalEvent, index: number, kind: "new" | "duplicate") => {
+    const deliver = async (event: RenewalEvent, index: number, kind: Delivery) => {
       const started = performance.now();
       const answer = await chargeTo(kind, () => webhook(functionUrlEvent(event, options.secret))).catch(() => ({ statusCode: 0 }));
       latencies[index] = performance.now() - started;
@@ -237,17 +207,20 @@ export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun
         if (event && kind) await deliver(event, index, kind);
       }
     };
-    t0 = performance.now();
+    const t0 = clock();
+    const coresBefore = cpus();
+    const cpuBefore = process.cpuUsage();
     await Promise.all(Array.from({ length: options.concurrency }, () => worker()));
+    const lastAnswerMs = clock() - t0;
+    const webhookCpu = process.cpuUsage(cpuBefore);
+    const answeringCoresBusy = coresBusy(coresBefore, cpus());
 
     // Inline: what is not processed now waits for Stripe's retries, hours away. Queued: the consumer drains.
     const distinct = renewal.events.length;
-    if (poller) {
-      const deadline = performance.now() + options.drainTimeoutMs;
-      while (processedAt.size < distinct && performance.now() < deadline) await sleep(20);
-      await poller.stop();
-    }
-    await standIn.close();
+    const drained = await queue?.call("drain", { expected: distinct, timeoutMs: options.drainTimeoutMs });
+    const records: ProcessedRecord[] = [processed.record(), ...(drained ? [drained.processed] : [])];
+    const { firstAt, runs } = mergeProcessed(records);
+    const { apiRequests, rateLimited } = await stripe.call("counts", undefined);
 
     // The ledger and the projection as the run left them, read by a client that is not counted.
     const reader = options.engine.client();
@@ -262,17 +235,21 @@ export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun
       if (actual && actual.id === expected.subscription && actual.status === expected.status && actual.priceId === expected.priceId && actual.currentPeriodEnd === expected.currentPeriodEnd) equal += 1;
     }
 
+    if (drained) {
+      tallies.dynamo.consumer = drained.dynamo;
+      tallies.sqs = drained.sqs;
+    }
     const statusCounts: Record<string, number> = {};
     for (const status of statuses) statusCounts[status] = (statusCounts[status] ?? 0) + 1;
     const duplicates = kinds.filter((kind) => kind === "duplicate").length;
-    const per = (dynamo: DynamoTally[], sqs: SqsTally[], count: number) => ({
-      dynamoRequests: dynamo.reduce((sum, t) => sum + t.awsRequests, 0) / count,
-      readUnits: dynamo.reduce((sum, t) => sum + t.readUnits, 0) / count,
-      writeUnits: dynamo.reduce((sum, t) => sum + t.writeUnits, 0) / count,
-      sqsRequests: sqs.reduce((sum, t) => sum + t.requests, 0) / count,
+    const per = (dynamoTallies: DynamoTally[], sqsTallies: SqsTally[], count: number) => ({
+      dynamoRequests: dynamoTallies.reduce((sum, t) => sum + t.awsRequests, 0) / count,
+      readUnits: dynamoTallies.reduce((sum, t) => sum + t.readUnits, 0) / count,
+      writeUnits: dynamoTallies.reduce((sum, t) => sum + t.writeUnits, 0) / count,
+      sqsRequests: sqsTallies.reduce((sum, t) => sum + t.requests, 0) / count,
     });
-    const subscriptions = new Set(renewal.events.map((event) => event.subscription)).size;
-    const everyone = processedAt.size === distinct;
+    const subscriptionCount = new Set(renewal.events.map((event) => event.subscription)).size;
+    const everyone = firstAt.size === distinct;
     return {
       mode: options.mode,
       readsPerSecond: options.readsPerSecond,
@@ -280,23 +257,27 @@ export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun
       events: distinct,
       deliveries: renewal.deliveries.length,
       duplicates,
-      subscriptions,
+      subscriptions: subscriptionCount,
       statusCounts,
       answers5xx: statuses.filter((status) => status >= 500 || status === 0).length,
-      apiRequests: double.requestCount(/^\/v1\/subscriptions/),
-      rateLimited: double.rateLimited(),
-      processed: processedAt.size,
+      apiRequests,
+      rateLimited,
+      processed: firstAt.size,
       failedByRateLimit: leftFailed.filter((entry) => /rate.?limit|429/i.test(entry?.lastError ?? "")).length,
       deadLettered: entries.filter((entry) => entry?.deadLetteredAt !== undefined).length,
-      processedTwice: [...processedRuns.values()].filter((runs) => runs > 1).length,
+      processedTwice: [...runs.values()].filter((count) => count > 1).length,
       entitlementsEqualToApi: equal,
-      drainMs: everyone ? Math.max(...processedAt.values()) : null,
-      floorMs: (subscriptions / options.readsPerSecond) * 1000,
+      drainMs: everyone ? Math.max(...firstAt.values()) - t0 : null,
+      lastAnswerMs,
+      floorMs: (subscriptionCount / options.readsPerSecond) * 1000,
       answerP50Ms: quantile(latencies, 0.5),
       answerP99Ms: quantile(latencies, 0.99),
       webhookMs,
-      consumerMs,
-      consumerInvocations,
+      webhookCpuMsPerDelivery: (webhookCpu.user + webhookCpu.system) / 1000 / renewal.deliveries.length,
+      answeringCoresBusy,
+      cores: coresBefore.length,
+      consumerMs: drained?.consumerMs ?? 0,
+      consumerInvocations: drained?.consumerInvocations ?? 0,
       perEvent: {
         newEvent: per([tallies.dynamo.new, tallies.dynamo.consumer], [tallies.sqs.new, tallies.sqs.consumer], distinct),
         duplicate: per([tallies.dynamo.duplicate], [tallies.sqs.duplicate], Math.max(1, duplicates)),
@@ -306,8 +287,9 @@ export async function runRenewal(options: RenewalRunOptions): Promise<RenewalRun
     };
   } finally {
     for (const made of clients) made.destroy();
-    await proxy.close();
-    await double.close();
+    await stripe.call("close", undefined).catch(() => undefined);
+    await stripe.stop();
+    await queue?.stop();
     await rm(queueDir, { recursive: true, force: true });
   }
 }

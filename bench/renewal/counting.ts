@@ -13,12 +13,15 @@ import type { SqsFifoStandIn } from "../../packages/scripts/src/sqs-fifo-standin
  */
 
 /** Who a request is charged to: an event's first delivery, a later one, or the queue's consumer. */
-export type Payer = "new" | "duplicate" | "consumer";
+export type Payer = Delivery | "consumer";
 
-const payer = new AsyncLocalStorage<Payer>();
+/** The two kinds of delivery. */
+export type Delivery = "new" | "duplicate";
+
+const payer = new AsyncLocalStorage<Delivery>();
 
 /** Runs `work` with every request it makes charged to `kind`. */
-export function chargeTo<T>(kind: "new" | "duplicate", work: () => Promise<T>): Promise<T> {
+export function chargeTo<T>(kind: Delivery, work: () => Promise<T>): Promise<T> {
   return payer.run(kind, work);
 }
 
@@ -65,6 +68,13 @@ export function newTallies(): Tallies {
 }
 
 const current = (): Payer => payer.getStore() ?? "consumer";
+
+/** The delivery the running invocation is charged to, for a request another process makes for it. */
+export function chargedTo(): Delivery {
+  const delivery = payer.getStore();
+  if (delivery === undefined) throw new Error("chargedTo() was called outside any delivery");
+  return delivery;
+}
 
 function units(operation: string, input: unknown): { requests: number; read: number; write: number } {
   if (operation === "GetItemCommand" || operation === "QueryCommand" || operation === "ScanCommand") return { requests: 1, read: 1, write: 0 };

@@ -1,6 +1,7 @@
 import { buildEvent, newEventId } from "@stripe-webhooks/stripe-fixtures/events";
 import { seededRandom, shuffle } from "@stripe-webhooks/testing/random";
-import { subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
+import type Stripe from "stripe";
+import { subscriptionItems } from "@stripe-webhooks/testing/stripe-api-double";
 import type { Payload } from "../shared/events.ts";
 
 /*
@@ -30,7 +31,7 @@ const price = "price_renewal_pro";
  * `createdSecondsAgo` before now in the order Stripe made them, and the deliveries, shuffled
  * by `seed` within a window so each customer's events are in flight together.
  */
-export function renewalScenario(double: StripeApiDouble, options: { customers: number; seed: number; createdSecondsAgo: number }): Renewal {
+export function renewalScenario(double: { setSubscription(fields: Partial<Stripe.Subscription>): unknown }, options: { customers: number; seed: number; createdSecondsAgo: number }): Renewal {
   const random = seededRandom(options.seed);
   const nowSeconds = Math.floor(Date.now() / 1000);
   const periodEnd = nowSeconds + 30 * 86_400;

