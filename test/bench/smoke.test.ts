@@ -77,6 +77,15 @@ describe("npm run bench (smoke)", () => {
         expect(run.failedByRateLimit + run.deadLettered).toBe(0);
         expect(run.apiRequests - run.rateLimited).toBe(run.subscriptions);
         expect(run.perEvent.newEvent.sqsRequests).toBeGreaterThan(0);
+        // The consumers run in a process of their own: their counts and times made it back.
+        expect(run.dynamo.consumer.requests).toBeGreaterThanOrEqual(2 * run.events);
+        expect(run.sqs.consumer.byOperation.DeleteMessageBatch).toBeGreaterThan(0);
+        expect(run.consumerInvocations).toBeGreaterThan(0);
+      }
+      for (const run of [...limit.runs.queued, ...limit.runs.inline]) {
+        expect(run.answeringCoresBusy).toBeGreaterThan(0);
+        expect(run.answeringCoresBusy).toBeLessThanOrEqual(1);
+        expect(run.webhookCpuMsPerDelivery).toBeGreaterThan(0);
       }
       for (const run of limit.runs.inline) {
         expect(run.processedTwice).toBe(0);
