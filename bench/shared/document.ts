@@ -62,6 +62,13 @@ const reading = `## Reading the table
   environment costs an event that makes none nothing; the control shows that building it at import would
   cost little too, since \`stripe\` is imported for the signature check either way. The start whose handler
   does call the API pays for that request and the client's first use of https.
+- **Renewal burst.** Both time targets (queued drain and queued p99 answer) are bound here by this machine, not by
+  Stripe's limit: every process of the run (the webhook's instances, DynamoDB, SQS, the consumers, Stripe's API)
+  shares two cores, where on AWS each runs apart. The busy-cores row shows how little CPU was left while queued
+  deliveries were answered, so a queued answer waits mostly for a core, as inline's does, while inline's also waits
+  for Stripe. The drain row says when the last delivery was answered: no event can be processed before it arrives,
+  so when the deliveries alone end past 1.5 × the floor, no consumer can drain within it on this machine. The
+  request counts, 429s, failures and API requests per event do not depend on the machine.
 - **Peak RSS.** The warm process also holds the harness's events (the large ones included) and the recorded
   DynamoDB results, so that row bounds the handler's memory from above.`;
 
