@@ -25,10 +25,11 @@ import type { StripeSide } from "./stripe-side.ts";
  * invoked once per delivery with the function URL event Lambda would pass, `concurrency` at a
  * time. What runs elsewhere in production runs in processes of its own, so its work does not
  * queue behind the answers being timed: the DynamoDB engine (`engine`, which the caller starts
- * in its own process), Stripe's API (stripe-side.ts) and, queued, the SQS FIFO stand-in with the
- * deployed consumer adapter (queue-side.ts). The example handlers fetch from the Stripe API
- * double through the real `stripe` SDK, behind a proxy that gives each request Stripe's latency,
- * and the double enforces the read limit.
+ * in its own process), Stripe's API (stripe-side.ts) and, queued, SQS with Lambda's pollers
+ * (sqs-side.ts), which invoke the deployed consumer adapter in a process of its own
+ * (consumer-side.ts). The example handlers fetch from the Stripe API double through the real
+ * `stripe` SDK, behind a proxy that gives each request Stripe's latency, and the double enforces
+ * the read limit.
  */
 
 export type ProcessingMode = "inline" | "queued";

@@ -8,8 +8,10 @@ import type { SqsFifoStandIn } from "../../packages/scripts/src/sqs-fifo-standin
 /*
  * What the renewal burst counts, and on whose behalf. Every DynamoDB and SQS request is charged
  * to the delivery that caused it: a webhook invocation runs inside `chargeTo(kind)`, and
- * AsyncLocalStorage carries that through every await into the SDK's middleware and the queue's
- * calls; what runs outside any delivery is the queue consumer's work (or its idle polling).
+ * AsyncLocalStorage carries that through every await into the SDK's middleware; a send to the
+ * queue, which another process takes, carries the kind with it (`chargedTo`) and is charged there
+ * inside `chargeTo` again. What runs outside any delivery is the queue consumer's work (or its
+ * idle polling).
  */
 
 /** Who a request is charged to: an event's first delivery, a later one, or the queue's consumer. */

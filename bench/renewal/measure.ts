@@ -2,6 +2,7 @@ import { consumerRequestsPerSecond } from "@stripe-webhooks/core/limits";
 import { startDynaliteProcess, type Engine } from "@stripe-webhooks/testing/engines";
 import { stageSettings } from "../../infra/stage.ts";
 import { defineMeasurement } from "../shared/measurement.ts";
+import type { Workbench } from "../shared/workbench.ts";
 import { pairedRatios, summarize, type Summary } from "../shared/stats.ts";
 import { amount, number, ratio, spread, verdict, type Row } from "../shared/table.ts";
 import { runRenewal, type ProcessingMode, type RenewalRun } from "./burst.ts";
@@ -160,7 +161,7 @@ function rowsFor(result: RenewalLimitResults, customers: number, rounds: number)
 /** Both modes at one of Stripe's limits, alternately first, round by round. */
 async function measureLimit(
   limit: (typeof limits)[number],
-  context: { engine: Engine; customers: number; rounds: number; bench: { smoke: boolean; secret: string; progress(message: string): void } },
+  context: { engine: Engine; customers: number; rounds: number; bench: Workbench },
 ): Promise<RenewalLimitResults> {
   const { engine, customers, rounds, bench } = context;
   const runs: Record<ProcessingMode, RenewalRun[]> = { inline: [], queued: [] };
@@ -200,7 +201,7 @@ async function measureLimit(
 
 export const renewal = defineMeasurement({
   name: "renewal",
-  method: `**8 Renewal burst** (\`bench/renewal/\`). Inline and queued processing side by side, in five processes, each
+  method: `**8 Renewal burst** (\`bench/renewal/\`). Inline and queued processing side by side, in up to five processes, each
   playing what runs apart in production. The bench's own process is Stripe sending and the webhook's Lambda instances:
   the handler as the entry builds it (\`createWebhookHandler\`), invoked with the function URL event of each signed
   delivery, ${concurrency} at a time. DynamoDB is dynalite in a process of its own. Stripe's API is the test kit's
