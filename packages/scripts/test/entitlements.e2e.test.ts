@@ -7,7 +7,8 @@ import { buildEvent, newWebhookSecret, signPayload } from "@stripe-webhooks/stri
 import { randomInt, seededRandom, shuffle } from "@stripe-webhooks/testing/random";
 import { startStripeApiDouble, subscriptionItems, type StripeApiDouble } from "@stripe-webhooks/testing/stripe-api-double";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closedPort, runScript, startReceiver, stopReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
+import { unreachableEndpoint } from "@stripe-webhooks/testing/engines";
+import { runScript, startReceiver, stopReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
 
 /*
  * The real `npm start` keeping the entitlements projection: its handlers fetch subscriptions
@@ -34,7 +35,7 @@ beforeAll(async () => {
       PORT: "0",
       STRIPE_API_KEY: apiKey,
       STRIPE_API_BASE: double.url,
-      STRIPE_CLI_API_BASE: `http://127.0.0.1:${await closedPort()}`,
+      STRIPE_CLI_API_BASE: await unreachableEndpoint(),
       XDG_CONFIG_HOME: cliConfig.dir,
       STRIPE_CLI_TELEMETRY_OPTOUT: "1",
     },

@@ -3,7 +3,8 @@ import type { ReconcileReport } from "@stripe-webhooks/core/reconcile";
 import { buildEvent, newEventId, newWebhookSecret, signPayload } from "@stripe-webhooks/stripe-fixtures/events";
 import { startStripeApiDouble, type StripeApiDouble, type StripeObject } from "@stripe-webhooks/testing/stripe-api-double";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closedPort, runScript, startReceiver, stopReceiver, tempDataDir, type Receiver, type Run } from "./helpers/processes.ts";
+import { unreachableEndpoint } from "@stripe-webhooks/testing/engines";
+import { runScript, startReceiver, stopReceiver, tempDataDir, type Receiver, type Run } from "./helpers/processes.ts";
 
 /*
  * The real `npm start` (in-memory ledger, random port) with the test kit's double of Stripe's API
@@ -260,10 +261,11 @@ describe("npm run reconcile, replay and events --summary against npm start", () 
   }, 90_000);
 
   it("Stripe unreachable (connection refused, a name that does not resolve): the result names the host and the cause, never a back-off", async () => {
-    const port = await closedPort();
+    const refusing = await unreachableEndpoint();
+    const { port } = new URL(refusing);
 
     const [refused, unresolved] = await Promise.all([
-      runScript("reconcile", [], { ...env, STRIPE_API_BASE: `http://127.0.0.1:${port}` }),
+      runScript("reconcile", [], { ...env, STRIPE_API_BASE: refusing }),
       // .invalid never resolves (RFC 2606).
       runScript("reconcile", [], { ...env, STRIPE_API_BASE: "http://stripe-api.invalid" }),
     ]);
@@ -281,7 +283,7 @@ describe("npm run reconcile, replay and events --summary against npm start", () 
       expectNoSecrets(run);
     }
 
-    const json = await reconcileJson([], { STRIPE_API_BASE: `http://127.0.0.1:${port}` });
+    const json = await reconcileJson([], { STRIPE_API_BASE: refusing });
     expect(json.report.stoppedBy).toBe("stripe-unavailable");
     expect(json.run.stderr).toContain(`Stripe's API at http://127.0.0.1:${port} could not be reached (ECONNREFUSED`);
     expectNoSecrets(json.run);

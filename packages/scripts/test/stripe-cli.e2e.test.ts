@@ -5,7 +5,8 @@ import { startStripeApiDouble, type StripeApiDouble } from "@stripe-webhooks/tes
 import { startStripeCliStandin, type StripeCliStandin } from "@stripe-webhooks/testing/stripe-cli-standin";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { processAlive } from "../src/data-dir.ts";
-import { closedPort, runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
+import { unreachableEndpoint } from "@stripe-webhooks/testing/engines";
+import { runScript, startReceiver, tempDataDir, type Receiver } from "./helpers/processes.ts";
 
 /*
  * The real Stripe CLI binary (the pinned @stripe/cli) run by the real `npm start` and
@@ -192,7 +193,7 @@ describe("npm start with STRIPE_API_KEY: the Stripe CLI as the local loop", () =
   });
 
   it("with Stripe unreachable (no network): starts on its local secret and says why in one line", { timeout: 90_000 }, async () => {
-    const { receiver } = await receiverWith(cliEnv(apiKey, `http://127.0.0.1:${await closedPort()}`));
+    const { receiver } = await receiverWith(cliEnv(apiKey, await unreachableEndpoint()));
     const why = receiver.output().split("\n").filter((line) => line.includes("not forwarding"));
     expect(why).toEqual([expect.stringMatching(/not forwarding: stripe listen --print-secret failed: .*connection refused/)]);
     expectNothingSecret(receiver.output());
