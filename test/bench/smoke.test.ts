@@ -83,7 +83,9 @@ describe("npm run bench (smoke)", () => {
         expect(run.consumerInvocations).toBeGreaterThan(0);
       }
       for (const run of [...limit.runs.queued, ...limit.runs.inline]) {
-        expect(run.answeringCoresBusy).toBeGreaterThan(0);
+        // A share, not a percentage; it can be 0 when the answers take less than the kernel's
+        // accounting tick (os.cpus() counts in ticks), so only its range is checked.
+        expect(run.answeringCoresBusy).toBeGreaterThanOrEqual(0);
         expect(run.answeringCoresBusy).toBeLessThanOrEqual(1);
         expect(run.webhookCpuMsPerDelivery).toBeGreaterThan(0);
       }
